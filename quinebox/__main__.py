@@ -1,0 +1,5 @@
+"""python -m quinebox."""
+
+from quinebox.cli import main
+
+main()

@@ -1,0 +1,119 @@
+"""verify() and averify(): a candidate in, a Report out.
+
+Infrastructure failures raise `InfraError` (never a failing Report), so that
+graders can keep them apart from candidate failures; everything the candidate
+does, including having no program at all, is a Report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from quinebox import backends
+from quinebox.backends.base import Backend
+from quinebox.chain import ChainConfig, ProgressCallback, record_chain
+from quinebox.checks import CheckOptions, run_checks
+from quinebox.errors import UsageError
+from quinebox.limits import Limits
+from quinebox.report.build import build_report
+from quinebox.report.model import Backend as BackendInfo
+from quinebox.report.model import Report
+from quinebox.sequences import Sequence as IntSequence
+from quinebox.sequences import parse_sequence
+
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+
+
+def verify(
+    program: str | bytes | os.PathLike[str],
+    *,
+    generations: int = 50,
+    sequence: str | IntSequence = "fibonacci",
+    sandbox: str = "auto",
+    next_flag: str = "--next",
+    limits: Limits | None = None,
+    keep_going: bool = False,
+    backend: Backend | Sequence[Backend] | None = None,
+    on_generation: ProgressCallback | None = None,
+) -> Report:
+    """Verify a candidate chain and return its report.
+
+    Args:
+        program: the source as str or bytes, or a path to it (a `pathlib.Path` or `os.PathLike`).
+        generations: N; programs P0..PN are run, N+1 numbers in all.
+        sequence: ``fibonacci``, ``lucas``, two seeds ``"a,b"``, or a `Sequence`.
+        sandbox: ``auto``, ``bwrap``, ``docker`` or ``none`` (unisolated; the report says so).
+        next_flag: the argument that asks a program for its successor.
+        limits: per-run limits; defaults honour QUINEBOX_* environment variables.
+        keep_going: record every generation that can run instead of stopping at the first failure.
+        backend: an already built backend (or two, for two lanes) instead of `sandbox`; not closed here.
+        on_generation: called with each recorded generation, for progress display.
+
+    Raises:
+        InfraError: the sandbox failed; the candidate is not to blame.
+        UsageError: an argument cannot be used.
+    """
+    started = time.perf_counter()
+    source = read_program(program)
+    if generations < 0:
+        raise UsageError(f"generations must be 0 or more, got {generations}")
+    spec = sequence if isinstance(sequence, IntSequence) else parse_sequence(sequence)
+    limits = limits if limits is not None else Limits.from_env()
+    check_options = CheckOptions(sequence=spec, work_budget=limits.work)
+    config = ChainConfig(generations, next_flag, limits, keep_going, check_options)
+    with ExitStack() as stack:
+        if backend is None:
+            name = backends.resolve(sandbox)
+            sessions = [stack.enter_context(backends.create(name)) for _ in range(2)]
+        else:
+            sessions = [backend] if isinstance(backend, Backend) else list(backend)
+        chain = record_chain(source, config, sessions, on_generation)
+        info = _backend_info(sessions[0])
+    results = run_checks(chain, check_options)
+    report_config: dict[str, Any] = {
+        "generations": generations,
+        "sequence": spec.name,
+        "next_flag": next_flag,
+        "keep_going": keep_going,
+        "limits": limits.to_dict(),
+    }
+    return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000)
+
+
+async def averify(program: str | bytes | os.PathLike[str], **options: Any) -> Report:
+    """`verify` for asyncio callers: the blocking work runs in a worker thread."""
+    return await asyncio.to_thread(verify, program, **options)
+
+
+def read_program(program: str | bytes | os.PathLike[str]) -> bytes:
+    """The candidate's bytes: text is encoded as UTF-8, a path is read byte-exact."""
+    if isinstance(program, os.PathLike):
+        path = Path(program)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    elif isinstance(program, str):
+        data = program.encode("utf-8", "surrogateescape")
+    else:
+        data = bytes(program)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UsageError(f"the program is {len(data):,} bytes; the limit is {MAX_SOURCE_BYTES:,}")
+    return data
+
+
+def _backend_info(backend: Backend) -> BackendInfo:
+    hello = getattr(backend, "hello", {}) or {}
+    return BackendInfo(
+        name=backend.name,
+        isolated=backend.isolated,
+        isolation=backend.isolation,
+        python=hello.get("python"),
+        work_counter=hello.get("work_counter"),
+    )

@@ -1,0 +1,121 @@
+"""Drive the generations through the sandbox and record every run.
+
+Generation k runs program Pk with no arguments and, for k < N, with the next
+flag; the sighted --next output is P(k+1). Every run is paired with a blind
+twin (no copy of the source anywhere); when the twins differ, the sighted run
+is repeated, which tells "depends on its own file" (integrity) from "not
+repeatable" (determinism). Sighted and blind runs go to separate sessions when
+two are given, so the two lanes use both cores while each lane stays strictly
+one run at a time: runs never see each other's files or processes.
+
+Recording stops at the first generation where any check fails, unless asked
+to keep going, and always when there is no next program to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from quinebox.backends.base import Backend, RunRequest
+from quinebox.checks import CheckOptions, first_failure, run_checks
+from quinebox.limits import Limits
+from quinebox.record import Chain, Generation, RunKind, RunResult
+
+ProgressCallback = Callable[[Generation], None]
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """How far and how to drive a chain."""
+
+    generations: int = 50
+    next_flag: str = "--next"
+    limits: Limits = field(default_factory=Limits)
+    keep_going: bool = False
+    check_options: CheckOptions = field(default_factory=CheckOptions)
+
+
+_SIGHTED = {RunKind.DEFAULT: False, RunKind.NEXT: True}
+_BLIND = {RunKind.DEFAULT_BLIND: False, RunKind.NEXT_BLIND: True}
+_AGAIN = {
+    RunKind.DEFAULT_AGAIN: (RunKind.DEFAULT, RunKind.DEFAULT_BLIND),
+    RunKind.NEXT_AGAIN: (RunKind.NEXT, RunKind.NEXT_BLIND),
+}
+
+
+def record_chain(
+    source: bytes,
+    config: ChainConfig,
+    sessions: Sequence[Backend],
+    on_generation: ProgressCallback | None = None,
+) -> Chain:
+    """Run the chain from `source` and return everything it recorded.
+
+    Args:
+        source: P0, byte-exact.
+        config: generations, flag, limits and stopping rule.
+        sessions: one or two opened backends; with two, blind runs go to the second.
+        on_generation: called with each generation as soon as it is recorded.
+
+    Raises:
+        InfraError: a sandbox session failed in a way the candidate cannot have caused.
+    """
+    if not sessions:
+        raise ValueError("record_chain needs at least one sandbox session")
+    sighted_lane, blind_lane = sessions[0], sessions[-1]
+    generations: list[Generation] = []
+    stopped: str | None = None
+    program: bytes | None = source
+    with ThreadPoolExecutor(max_workers=2 if blind_lane is not sighted_lane else 1) as pool:
+        for index in range(config.generations + 1):
+            assert program is not None
+            last = index == config.generations
+
+            def lane(
+                backend: Backend, kinds: dict[RunKind, bool], src: bytes = program, last: bool = last
+            ) -> dict[RunKind, RunResult]:
+                results = {}
+                for kind, wants_next in kinds.items():
+                    if wants_next and last:
+                        continue
+                    results[kind] = backend.run(_request(src, config, sighted=kind in _SIGHTED, next_run=wants_next))
+                return results
+
+            if blind_lane is sighted_lane:
+                runs = lane(sighted_lane, _SIGHTED) | lane(sighted_lane, _BLIND)
+            else:
+                blind_future = pool.submit(lane, blind_lane, _BLIND)
+                runs = lane(sighted_lane, _SIGHTED) | blind_future.result()
+            for again, (sighted_kind, blind_kind) in _AGAIN.items():
+                sighted, blind = runs.get(sighted_kind), runs.get(blind_kind)
+                if sighted is not None and blind is not None and not sighted.same_behaviour(blind):
+                    runs[again] = sighted_lane.run(
+                        _request(program, config, sighted=True, next_run=sighted_kind is RunKind.NEXT)
+                    )
+            generation = Generation(index, program, runs)
+            generations.append(generation)
+            if on_generation is not None:
+                on_generation(generation)
+            if last:
+                break
+            partial = Chain(tuple(generations), config.generations)
+            if not config.keep_going and first_failure(run_checks(partial, config.check_options)) is not None:
+                stopped = f"stopped at generation {index}: a check failed"
+                break
+            program = _next_program(runs.get(RunKind.NEXT))
+            if program is None:
+                stopped = f"stopped at generation {index}: no next program to run"
+                break
+    return Chain(tuple(generations), config.generations, stopped)
+
+
+def _request(source: bytes, config: ChainConfig, *, sighted: bool, next_run: bool) -> RunRequest:
+    return RunRequest(source, (config.next_flag,) if next_run else (), sighted, config.limits)
+
+
+def _next_program(run: RunResult | None) -> bytes | None:
+    if run is None or not run.ok or not run.stdout:
+        return None
+    return run.stdout

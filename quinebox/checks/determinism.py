@@ -1,0 +1,55 @@
+"""`determinism`: the same program run again gives byte-identical output.
+
+The chain records a repeat of a sighted run whenever its blind twin behaved
+differently; a repeat that differs from the first means the output depends on
+chance or the clock (a random salt, a timestamp), not on the program.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, text_excerpt
+from quinebox.record import Chain, RunKind
+
+NAME = "determinism"
+_REPEATS = ((RunKind.DEFAULT, RunKind.DEFAULT_AGAIN), (RunKind.NEXT, RunKind.NEXT_AGAIN))
+
+
+def check_determinism(chain: Chain, options: CheckOptions) -> CheckResult:
+    compared = 0
+    for generation in chain.generations:
+        for first_kind, again_kind in _REPEATS:
+            first, again = generation.run(first_kind), generation.run(again_kind)
+            if first is None:
+                continue
+            blind = generation.run(RunKind.DEFAULT_BLIND if first_kind is RunKind.DEFAULT else RunKind.NEXT_BLIND)
+            if again is None:
+                compared += blind is not None
+                continue
+            compared += 1
+            if first.same_behaviour(again):
+                continue
+            what = "default" if first_kind is RunKind.DEFAULT else "--next"
+            return failed(
+                NAME,
+                generation.index,
+                f"program {generation.index} printed different output when its {what} run was repeated",
+                run=first_kind.value,
+                first=text_excerpt(first.stdout),
+                again=text_excerpt(again.stdout),
+                diff=_diff(first.stdout, again.stdout),
+            )
+    return passed(NAME, f"{compared} repeated runs gave byte-identical output", repeats=compared)
+
+
+def _diff(a: bytes, b: bytes) -> str:
+    lines = difflib.unified_diff(
+        a.decode("utf-8", "backslashreplace").splitlines(),
+        b.decode("utf-8", "backslashreplace").splitlines(),
+        "first run",
+        "repeated run",
+        lineterm="",
+        n=1,
+    )
+    return "\n".join(list(lines)[:40])[:3000]

@@ -1,0 +1,115 @@
+"""`integrity`: the program never reads its own source or smuggles state.
+
+Two kinds of evidence, both recorded by the chain: the audit events the
+launcher saw (file reads beyond the interpreter's own library, writes,
+sockets, processes, signals, ctypes, counter tampering), and the pairing of
+every sighted run (the source is a file) with a blind one (no copy anywhere).
+A blind run that behaves differently, while a second sighted run repeats the
+first, means the program depends on its own file.
+"""
+
+from __future__ import annotations
+
+from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt, text_excerpt
+from quinebox.record import AuditEvent, Chain, RunKind
+
+NAME = "integrity"
+_PAIRS = (
+    (RunKind.DEFAULT, RunKind.DEFAULT_BLIND, RunKind.DEFAULT_AGAIN),
+    (RunKind.NEXT, RunKind.NEXT_BLIND, RunKind.NEXT_AGAIN),
+)
+
+_CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("socket.",), "uses the network"),
+    (
+        ("subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "pty."),
+        "starts a process",
+    ),
+    (("os.kill", "os.killpg", "signal.pthread_kill"), "sends a signal"),
+    (("ctypes.",), "loads native code"),
+    (("mmap.",), "maps shared memory"),
+    (("sys.settrace", "sys.setprofile", "sys.monitoring"), "tampers with the work counter"),
+    (("sys.addaudithook",), "installs an audit hook"),
+    (("os.listdir", "os.scandir", "glob."), "lists a directory"),
+    (
+        (
+            "os.remove",
+            "os.rename",
+            "os.rmdir",
+            "os.mkdir",
+            "os.truncate",
+            "os.chmod",
+            "os.chown",
+            "os.link",
+            "os.symlink",
+            "os.utime",
+            "shutil.",
+        ),
+        "writes to the file system",
+    ),
+)
+
+
+def check_integrity(chain: Chain, options: CheckOptions) -> CheckResult:
+    for generation in chain.generations:
+        for kind, run in generation.runs.items():
+            if run.events:
+                event = run.events[0]
+                return failed(
+                    NAME,
+                    generation.index,
+                    f"{describe(event)}: {event} in generation {generation.index}, {_run_name(kind)}",
+                    run=kind.value,
+                    call=str(event),
+                    events={k.value: [str(e) for e in r.events] for k, r in generation.runs.items() if r.events},
+                )
+        for sighted_kind, blind_kind, again_kind in _PAIRS:
+            sighted, blind, again = (generation.run(k) for k in (sighted_kind, blind_kind, again_kind))
+            if sighted is None or blind is None or sighted.same_behaviour(blind):
+                continue
+            if again is None or not again.same_behaviour(sighted):
+                continue  # the program is not even repeatable: that is determinism's finding
+            return failed(
+                NAME,
+                generation.index,
+                f"reads its own source: without its file, program {generation.index} behaves differently "
+                f"({_run_name(sighted_kind)})",
+                run=sighted_kind.value,
+                with_file=text_excerpt(sighted.stdout),
+                without_file=text_excerpt(blind.stdout),
+                without_file_status=blind.status.value,
+                without_file_stderr=tail_excerpt(blind.stderr),
+            )
+    blind_runs = sum(1 for g in chain.generations for k in g.runs if k in (RunKind.DEFAULT_BLIND, RunKind.NEXT_BLIND))
+    return passed(
+        NAME,
+        f"no audited side channel, and {blind_runs} runs without a source file behaved the same",
+        blind_runs=blind_runs,
+    )
+
+
+def describe(event: AuditEvent) -> str:
+    """A short human category for an audited call."""
+    if event.name == "open":
+        if "prog.py" in event.args:
+            return "reads its own source"
+        flags = event.args.rsplit(",", 1)[-1].strip()
+        mode = event.args.split(",")[1].strip() if event.args.count(",") >= 2 else "'r'"
+        if any(c in mode for c in "wax+") or (flags.isdigit() and int(flags) & 0o3):
+            return "writes a file"
+        return "reads a file"
+    for prefixes, text in _CATEGORIES:
+        if event.name.startswith(prefixes):
+            return text
+    return "makes an audited call"
+
+
+def _run_name(kind: RunKind) -> str:
+    return {
+        RunKind.DEFAULT: "default run",
+        RunKind.NEXT: "--next run",
+        RunKind.DEFAULT_BLIND: "default run without its file",
+        RunKind.NEXT_BLIND: "--next run without its file",
+        RunKind.DEFAULT_AGAIN: "default run, repeated",
+        RunKind.NEXT_AGAIN: "--next run, repeated",
+    }[kind]

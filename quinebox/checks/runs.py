@@ -1,0 +1,60 @@
+"""`runs`: every program of the chain runs to a clean exit within its limits.
+
+Judges the canonical (sighted) default and --next runs. A spent work budget
+is left to `linear-time`, and a blind run that differs to `integrity`, so
+that each failure is reported by the check that explains it.
+"""
+
+from __future__ import annotations
+
+from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt
+from quinebox.record import Chain, RunKind, Status
+
+NAME = "runs"
+_JUDGED = (RunKind.DEFAULT, RunKind.NEXT)
+_LEFT_TO_OTHERS = (Status.OK, Status.WL)
+
+_WHY = {
+    Status.RE: "exited with status {exit_code}",
+    Status.SG: "was killed by signal {signal}",
+    Status.TO: "ran out of time",
+    Status.OL: "wrote more output than the limit allows",
+    Status.XX: "killed its own sandbox",
+}
+
+
+def check_runs(chain: Chain, options: CheckOptions) -> CheckResult:
+    count = 0
+    for generation in chain.generations:
+        for kind in _JUDGED:
+            run = generation.run(kind)
+            if run is None:
+                continue
+            count += 1
+            if run.status in _LEFT_TO_OTHERS:
+                continue
+            what = _WHY[run.status].format(exit_code=run.exit_code, signal=run.signal)
+            last_line = _last_line(run.stderr)
+            reason = f"program {generation.index} ({kind.value} run) {what}"
+            if last_line:
+                reason += f": {last_line}"
+            return failed(
+                NAME,
+                generation.index,
+                reason,
+                run=kind.value,
+                status=run.status.value,
+                exit_code=run.exit_code,
+                signal=run.signal,
+                message=run.message,
+                stderr=tail_excerpt(run.stderr),
+                stdout_truncated=run.stdout_truncated,
+                wall_ms=run.wall_ms,
+                cpu_ms=run.cpu_ms,
+            )
+    return passed(NAME, f"all {count} runs exited cleanly within their limits", runs=count)
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = stderr.decode("utf-8", "backslashreplace").strip().splitlines()
+    return lines[-1][:300] if lines else ""

@@ -1,0 +1,82 @@
+"""Which sandboxes work on this machine, proven by running a program in each, with the fix for each that does not."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from quinebox import backends
+from quinebox.backends.base import RunRequest
+from quinebox.errors import QuineboxError
+from quinebox.limits import Limits
+
+_PROBE = b"print(1)\n"
+_USERNS_FIXES = (
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
+    ("/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
+    (
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "1",
+        "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile allowing bwrap userns)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def diagnose() -> list[Finding]:
+    """One finding per wall; `auto` names the wall it would pick."""
+    findings = [_probe(name) for name in ("bwrap", "docker", "none")]
+    working = {f.name for f in findings if f.ok}
+    choice = "docker" if "docker" in working else "bwrap" if "bwrap" in working else None
+    findings.append(
+        Finding(
+            "auto",
+            choice is not None,
+            f"would use {choice}" if choice else "no isolating sandbox works here",
+            None if choice else "fix bwrap or docker as shown above",
+        )
+    )
+    return findings
+
+
+def _probe(name: str) -> Finding:
+    problem = backends.problems(name)
+    if problem is not None:
+        detail, _, fix = problem.partition("; ")
+        return Finding(name, False, detail, fix or None)
+    try:
+        with backends.create(name) as backend:
+            result = backend.run(RunRequest(_PROBE, (), False, Limits(wall_s=10)))
+            hello = getattr(backend, "hello", {})
+    except QuineboxError as exc:
+        return Finding(name, False, str(exc), _fix_for(name))
+    if result.stdout != b"1\n":
+        return Finding(name, False, f"a probe program did not run: {result.status} {result.message}", _fix_for(name))
+    python = hello.get("python", "?")
+    counter = hello.get("work_counter", "?")
+    isolation = "NOT ISOLATED, only when named" if not backend.isolated else backend.isolation
+    return Finding(name, True, f"works: python {python}, work counter {counter}; {isolation}")
+
+
+def _fix_for(name: str) -> str | None:
+    if name == "bwrap":
+        for path, bad, fix in _USERNS_FIXES:
+            try:
+                with open(path) as handle:
+                    if handle.read().strip() == bad:
+                        return fix
+            except OSError:
+                continue
+        return "check that unprivileged user namespaces are allowed (bwrap --unshare-user true)"
+    if name == "docker":
+        return "start the engine (dockerd) and build the image: quinebox image build"
+    return None

@@ -1,0 +1,113 @@
+"""What a verification recorded: plain, frozen data that the checks read.
+
+The chain driver fills these in; checks and reports only read them. Bytes stay
+bytes here: a check decodes them strictly when it needs text.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    """How one run ended, after isolate's meta codes."""
+
+    OK = "OK"
+    """Exited 0 within every limit."""
+    RE = "RE"
+    """Exited with a non-zero status."""
+    SG = "SG"
+    """Killed by a signal (its own crash, a memory limit, or someone else's kill)."""
+    TO = "TO"
+    """Ran past the wall-clock or CPU limit."""
+    OL = "OL"
+    """Wrote more than the output limit; the output kept is truncated."""
+    WL = "WL"
+    """Spent the work budget (function entries plus loop back-edges)."""
+    XX = "XX"
+    """The wall around the run broke during it (the candidate killed the supervisor)."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited action of the candidate, e.g. ``open('/box/prog.py', 'r')``."""
+
+    name: str
+    args: str
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.args})"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run of one program, as the supervisor measured it."""
+
+    status: Status
+    exit_code: int | None
+    """Exit status, or None when the run ended by a signal or was killed."""
+    signal: int | None
+    """The signal that ended the run, if one did."""
+    stdout: bytes
+    stderr: bytes
+    wall_ms: float
+    cpu_ms: float
+    """CPU time of the candidate's process tree as far as it was reaped; the cross-check for work done in C."""
+    work: int | None
+    """Work units counted; None when the run died before reporting them."""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    events: tuple[AuditEvent, ...] = ()
+    message: str = ""
+    """For humans only: why the supervisor chose this status."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def same_behaviour(self, other: RunResult) -> bool:
+        """Byte-identical stdout and the same ending: what determinism and integrity compare."""
+        return (self.stdout, self.status, self.exit_code) == (other.stdout, other.status, other.exit_code)
+
+
+class RunKind(enum.StrEnum):
+    """Which run of a generation: default or --next, sighted (file) or blind (no file)."""
+
+    DEFAULT = "default"
+    NEXT = "next"
+    DEFAULT_BLIND = "default_blind"
+    NEXT_BLIND = "next_blind"
+    DEFAULT_AGAIN = "default_again"
+    NEXT_AGAIN = "next_again"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Program k and every run recorded of it."""
+
+    index: int
+    source: bytes
+    runs: dict[RunKind, RunResult]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.source).hexdigest()
+
+    def run(self, kind: RunKind) -> RunResult | None:
+        return self.runs.get(kind)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The whole recorded verification: the generations in order, and why recording stopped."""
+
+    generations: tuple[Generation, ...]
+    requested: int
+    """N: the chain was asked to reach generation N (N+1 programs)."""
+    stopped_early: str | None = None
+    """Why fewer than N+1 generations were recorded, if they were."""
+    blind: bool = True
+    """Whether blind runs were recorded (integrity needs them)."""
+    notes: tuple[str, ...] = field(default=())

@@ -1,0 +1,1 @@
+"""Guest-side code: runs inside the wall, next to untrusted candidates. Stdlib only."""

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from quinebox import backends
+from quinebox.backends.base import Backend
+from tests.backends.conformance import BEHAVIOURS, KNOWN_FAILURES
+from tests.conftest import require_sandbox
+
+WALLS = ("bwrap", "none", "docker")
+
+
+@pytest.fixture(scope="module", params=WALLS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    require_sandbox(request.param)
+    with backends.create(request.param) as opened:
+        yield opened
+
+
+@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
+def test_behaviour(backend: Backend, behaviour: str) -> None:
+    known = KNOWN_FAILURES.get(backend.name, {}).get(behaviour)
+    if known is None:
+        BEHAVIOURS[behaviour](backend)
+        return
+    with pytest.raises(AssertionError):
+        BEHAVIOURS[behaviour](backend)
