@@ -31,7 +31,8 @@ The selection rule, applied in this order:
    printed output such as ``0\n1\n1\n`` parses but calls nothing), 1 if it at
    least contains ``print`` (a truncated program), otherwise 0.
 4. Take the highest score, and among equal scores the last block: models end
-   with their final version.
+   with their final version. A Python-tagged or untagged group always yields a
+   block, even one scoring 0 (an empty block gives the empty program).
 
 With exactly one block in the response and that block chosen, the rule is
 ``only-fence``; otherwise it names the group: ``python-fence``,
@@ -64,6 +65,9 @@ PYTHON_TAGS = frozenset({"python", "python3", "py", "py3"})
 _EOL = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"[A-Za-z0-9_+#-]+")
 _NO_PROGRAM = "no program in this response"
+_UNFENCED = "no code fences; the whole response parses as a Python program"
+_ACTIONS = (ast.Call, ast.Import, ast.ImportFrom)
+_SCORED = ("block (none parses or prints)", "block that mentions print", "block that parses as a program")
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def extract_program(response: str) -> Extraction:
     score, _, chosen = max(scored, key=lambda item: (item[0], item[1]))
     if len(blocks) == 1:
         return Extraction(chosen.content, "only-fence", f"the only code block ({chosen.where()})", 1)
-    what = ("block (none parses or prints)", "block that prints", "block that parses as a program")[score]
+    what = _SCORED[score]
     reason = f"the last {label} {what} ({chosen.where()}), of {_count(len(blocks))}"
     return Extraction(chosen.content, rule, reason, len(blocks))
 
@@ -149,9 +153,7 @@ def _unfenced(response: str) -> Extraction:
     if kept:
         text = response[lines[kept[0]][0] : lines[kept[-1]][2]]
         if _score(text) == 2:
-            return Extraction(
-                text, "unfenced", "no code fences; the whole response parses as a Python program", 0
-            )
+            return Extraction(text, "unfenced", _UNFENCED, 0)
     return Extraction(None, "none", _NO_PROGRAM, 0)
 
 
@@ -181,6 +183,12 @@ def _fence(line: str) -> tuple[int, str, str] | None:
     return indent, body[:run], info
 
 
+def _closes(closing: tuple[int, str, str], fence: str) -> bool:
+    """Whether a fence line closes a block opened by ``fence``: same character, as long, no info string."""
+    _, chars, info = closing
+    return not info and chars[0] == fence[0] and len(chars) >= len(fence)
+
+
 def _language(info: str) -> str:
     word = _WORD.search(info)
     if word is None:
@@ -204,12 +212,7 @@ def _fenced_blocks(text: str) -> list[_Block]:
         while j < len(lines):
             start, end, after = lines[j]
             closing = _fence(text[start:end])
-            if (
-                closing is not None
-                and not closing[2]
-                and closing[1][0] == fence[0]
-                and len(closing[1]) >= len(fence)
-            ):
+            if closing is not None and _closes(closing, fence):
                 break
             parts.append(_dedent(text[start:after], indent))
             j += 1
@@ -229,9 +232,7 @@ def _dedent(line: str, indent: int) -> str:
 def _score(source: str) -> int:
     """2: parses and calls or imports something; 1: at least mentions print; 0: neither."""
     tree = _parse(source)
-    if tree is not None and any(
-        isinstance(node, ast.Call | ast.Import | ast.ImportFrom) for node in ast.walk(tree)
-    ):
+    if tree is not None and any(isinstance(node, _ACTIONS) for node in ast.walk(tree)):
         return 2
     return 1 if "print" in source else 0
 

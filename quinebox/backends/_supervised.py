@@ -25,6 +25,7 @@ from quinebox.record import AuditEvent, RunResult, Status
 #: Seconds the host waits beyond the run's own wall limit before it calls the session dead.
 BACKSTOP_S = 5.0
 HELLO_TIMEOUT_S = 30.0
+GRACEFUL_EXIT_S = 2.0
 PROTOCOL = 1
 SANDBOX_FILES = ("supervisor.py", "launch_python.py")
 
@@ -97,15 +98,19 @@ class ProcessChannel(Channel):
 
     def close(self) -> None:
         self._selector.close()
-        if self.process.poll() is None:
-            self.process.kill()
+        # A graceful exit lets the wall take itself down in order: SIGKILL to the outer bwrap
+        # would orphan its inner half, left as a zombie where the host's init does not reap.
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 try:
                     stream.close()
                 except OSError:
                     pass  # a dead supervisor's stdin refuses the final flush
-        self.process.wait()
+        try:
+            self.process.wait(timeout=GRACEFUL_EXIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def diagnostics(self) -> str:
         stderr = self.process.stderr

@@ -13,27 +13,30 @@ adjacent strings merge, since splitting a long literal is layout too), an
 f-string keeps its expressions (3.12+ tokenizes them; earlier it is one
 string). Any other difference fails at the later program, e.g. a history list
 that gets one more element per generation. A program that does not tokenize
-is `runs`'s failure, not this check's: such a pair is skipped.
+is `runs`'s failure, not this check's: such a pair is skipped, and such a
+program is not measured for size.
 
 Size. Whatever hides where the shape rule cannot look (a comment appended
 each generation, a counter kept in unary inside a string) shows as size,
 counted in bytes of every token but layout (``;`` included), so re-flowing
-stays free while literals and comments count. For a Fibonacci-like sequence the whole state
-of program k is the pair of numbers that it and program k+1 print; T_k is
-the digits of that pair (the largest so far, so the allowance never
-shrinks). Over any stretch of generations j..k:
+stays free while literals and comments count. For a Fibonacci-like sequence
+the whole state of program k is the pair of numbers that it and program k+1
+print; T_k is the digits of that pair (the largest so far, so the allowance
+never shrinks). Over any stretch of generations j..k:
 
     size(P_k) - size(P_j) <= 1.5 * (T_k - T_j) + 12 bytes
 
 Decimal costs 1 byte a state digit, hex 0.83, base64 0.55; 1.5 leaves room
 for an index or a third number. Fibonacci's state gains 0.42 digits a
 generation, so a unary counter (1 byte a generation) is over the line by
-0.37 bytes a generation and fails within about 45 generations. Growth slower
+0.37 bytes a generation and fails after 30 to 35 generations. Growth slower
 than 0.63 bytes a generation (unary every other generation) is out of this
-rule's sight. The slack absorbs an index crossing 10 or 100, base64's
-4-character steps and comments that change. Program 0 was written by the
-candidate's author, not by the chain, and may differ from its offspring, so
-stretches that start at it get SLACK_FROM_0 (64 bytes) instead.
+rule's sight, and a program that writes both numbers twice (2 bytes a state
+digit) fails once its state has grown by about 24 digits. The slack absorbs
+an index crossing 10 or 100, base64's 4-character steps and comments that
+change. Program 0 was written by the candidate's author, not by the chain,
+and may differ from its offspring, so stretches that start at it get
+SLACK_FROM_0 (64 bytes) instead.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class _Token:
     column: int
     """1-based, as editors count."""
     literal: bool = False
+    """Part of a literal, whose contents the mask hides."""
 
 
 @dataclass(frozen=True)
@@ -140,9 +144,7 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
             skipped += 1
         else:
             compared += 1
-            similarity.append(
-                {"generation": generations[k].index, "ratio": _ratio(before.tokens, after.tokens)}
-            )
+            similarity.append({"generation": generations[k].index, "ratio": _ratio(before.tokens, after.tokens)})
             difference = _first_difference(before.tokens, after.tokens)
             if difference is not None:
                 return _shape_failure(generations, k, difference, similarity, sizes, digits, digits_from)
@@ -154,22 +156,20 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
             j, grew = start[0], after.size - start[1]
             allowed = int(BYTES_PER_STATE_DIGIT * (digits[k] - digits[j])) + slack
             if grew > allowed:
-                return _growth_failure(
-                    generations, k, j, grew, allowed, similarity, sizes, digits, digits_from
-                )
+                return _growth_failure(generations, k, j, grew, allowed, similarity, sizes, digits, digits_from)
         if lowest is None or _under(after.size, digits[k]) < _under(lowest[1], digits[lowest[0]]):
             lowest = (k, after.size)
 
     measured = [(size, digits[k]) for k, size in enumerate(sizes) if size is not None]
+    size_note = skip_note = ""
     if measured:
         grew, gained = measured[-1][0] - measured[0][0], measured[-1][1] - measured[0][1]
-        growth = f"; size changed {grew:+d} bytes while its state grew {gained} digits"
-    else:
-        growth = ""
-    note = f"; {skipped} pairs skipped (a program did not tokenize or was not recorded)" if skipped else ""
+        size_note = f"; size changed {grew:+d} bytes while its state grew {gained} digits"
+    if skipped:
+        skip_note = f"; {skipped} pairs skipped (a program did not tokenize or was not recorded)"
     return passed(
         NAME,
-        f"{compared} consecutive pairs differ only inside literals{growth}{note}",
+        f"{compared} consecutive pairs differ only inside literals{size_note}{skip_note}",
         pairs=compared,
         skipped=skipped,
         **_figures(generations, similarity, sizes, digits, digits_from, len(generations)),
@@ -374,29 +374,34 @@ def _figures(
     digits_from: str,
     upto: int,
 ) -> dict[str, Any]:
-    """Per-generation figures for a pass or a fail, capped to the last entries before `upto`."""
+    """Per-generation figures for a pass or a fail, capped to the last entries before `upto`.
+
+    ``growth`` holds sizes without layout (None where a program did not
+    tokenize or was not recorded) from generation ``growth_from`` on, and
+    ``state_digits`` the matching state digits.
+    """
     first = max(0, upto - _MAX_LIST)
-    figures: dict[str, Any] = {
+    return {
         "similarity": similarity[-_MAX_LIST:],
         "growth": list(sizes[first:upto]),
         "state_digits": list(digits[first:upto]),
         "growth_from": generations[first].index,
         "state_digits_from": digits_from,
     }
-    return figures
+
+
+def _excerpt(token: _Token) -> str:
+    return token.text if len(token.text) <= _TOKEN_CHARS else token.text[:_TOKEN_CHARS] + "..."
 
 
 def _show(token: _Token | None) -> str:
-    if token is None:
-        return "the end of the program"
-    text = token.text if len(token.text) <= _TOKEN_CHARS else token.text[:_TOKEN_CHARS] + "..."
-    return repr(text)
+    return repr(_excerpt(token)) if token is not None else "the end of the program"
 
 
 def _token_evidence(token: _Token | None) -> dict[str, Any] | None:
     if token is None:
         return None
-    return {"line": token.line, "column": token.column, "token": _show(token)[1:-1], "masked": token.mask}
+    return {"line": token.line, "column": token.column, "token": _excerpt(token), "masked": token.mask}
 
 
 def _unified_diff(before: Generation, after: Generation) -> str:

@@ -85,9 +85,7 @@ def test_templates_are_real_quine_chains(style: str, tmp_path: Path) -> None:
         path.write_text(source)
         printed = subprocess.run([sys.executable, path], capture_output=True, text=True, check=True).stdout
         assert printed == f"{a}\n"
-        source = subprocess.run(
-            [sys.executable, path, "--next"], capture_output=True, text=True, check=True
-        ).stdout
+        source = subprocess.run([sys.executable, path, "--next"], capture_output=True, text=True, check=True).stdout
 
 
 # Correct chains pass.
@@ -153,8 +151,9 @@ def test_splitting_a_string_literal_is_layout() -> None:
 
 def test_extra_statement_fails_at_the_generation_that_adds_it() -> None:
     numbers = fibs(20)
-    sources = [STYLES["percent"](k, a, numbers[k + 1] if k + 1 < 20 else a + numbers[k - 1]) for k, a in
-               enumerate(numbers)]
+    sources = [
+        STYLES["percent"](k, a, numbers[k + 1] if k + 1 < 20 else a + numbers[k - 1]) for k, a in enumerate(numbers)
+    ]
     sources[7:] = ["import os\n" + s for s in sources[7:]]
     result = check(chain_from(sources, numbers))
     assert not result.passed
@@ -171,7 +170,7 @@ def test_extra_statement_fails_at_the_generation_that_adds_it() -> None:
 
 def test_history_list_fails_on_lex() -> None:
     numbers = fibs(10)
-    sources = [f"h={numbers[:k + 1]!r}\nprint(h[-1])\n" for k in range(10)]
+    sources = [f"h={numbers[: k + 1]!r}\nprint(h[-1])\n" for k in range(10)]
     result = check(chain_from(sources, numbers))
     assert not result.passed and result.generation == 1 and result.evidence["rule"] == "tokens"
 
@@ -293,8 +292,9 @@ BROKEN: list[bytes] = [
 @pytest.mark.parametrize("bad", BROKEN)
 def test_untokenizable_or_non_utf8_sources_are_skipped(bad: bytes) -> None:
     numbers = fibs(6)
-    sources: list[str | bytes] = [STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in
-                                  enumerate(numbers)]
+    sources: list[str | bytes] = [
+        STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in enumerate(numbers)
+    ]
     sources[3] = bad
     result = check(chain_from(sources, numbers))
     if _lex(bad) is None:
@@ -312,8 +312,9 @@ def test_latin1_source_with_a_coding_line_tokenizes() -> None:
 
 def test_missing_sources_and_runs_are_skipped() -> None:
     numbers = fibs(5)
-    sources: list[str | bytes] = [STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in
-                                  enumerate(numbers)]
+    sources: list[str | bytes] = [
+        STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in enumerate(numbers)
+    ]
     sources[2] = b""
     result = check(chain_from(sources, numbers))
     assert result.passed and result.evidence["skipped"] == 2
@@ -327,6 +328,16 @@ def test_missing_sources_and_runs_are_skipped() -> None:
 @given(st.binary(max_size=200), st.binary(max_size=200))
 def test_arbitrary_bytes_never_raise(first: bytes, second: bytes) -> None:
     result = check(chain_from([first, second, first], [1, 1, 2]))
+    assert result.name == "self-similarity"
+
+
+_PYTHONISH = st.text(alphabet=list("abf rR()[]{}:;=+-*%!\\'\"#\n\t 0123456789_.xX\x00é"), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PYTHONISH, _PYTHONISH)
+def test_arbitrary_python_like_text_never_raises(first: str, second: str) -> None:
+    result = check(chain_from([first, second, first + second], [1, 1, 2]))
     assert result.name == "self-similarity"
 
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install quinebox and its default sandbox (bubblewrap) on a Debian or Ubuntu machine.
+#   bash scripts/install.sh            quinebox + bwrap
+#   EXTRAS=test bash scripts/install.sh  also what the tests need
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+as_root() {
+    if ((EUID == 0)); then "$@"; elif command -v sudo >/dev/null; then sudo -E "$@"; else
+        echo "install.sh: need root (or sudo) to run: $*" >&2; exit 1; fi
+}
+
+if ! command -v bwrap >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends bubblewrap python3 >/dev/null
+fi
+python3 -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
+command -v quinebox >/dev/null || echo "install.sh: installed; add $(python3 -m site --user-base)/bin to PATH" >&2

@@ -1,0 +1,45 @@
+"""After any verification, no process it started is left running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quinebox.backends.bwrap import UID_RANGE
+
+HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
+
+
+def sandbox_processes() -> list[str]:
+    """Live processes (zombies already exited) running as one of the fresh uids of root-started bwrap sessions."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                uid = os.stat(f"/proc/{name}").st_uid
+                with open(f"/proc/{name}/stat", "rb") as handle:
+                    state = handle.read().rsplit(b")", 1)[1].split()[0]
+                if UID_RANGE[0] <= uid < UID_RANGE[1] and state != b"Z":
+                    with open(f"/proc/{name}/cmdline", "rb") as handle:
+                        found.append(f"{name}: {handle.read()!r}")
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="session uids are only used when quinebox runs as root")
+@pytest.mark.parametrize("fixture", ["daemon_writes_later.py", "fork_bomb.py", "sleep_forever.py"])
+def test_no_process_outlives_a_verification(fixture: str) -> None:
+    before = set(sandbox_processes())  # other verifications may be running on this machine
+    subprocess.run(
+        [sys.executable, "-m", "quinebox", "verify", str(HOSTILE / fixture), "--sandbox", "bwrap", "--quiet",
+         "--generations", "3", "--timeout", "2"],
+        timeout=120,
+        check=False,
+    )
+    assert set(sandbox_processes()) - before == set()
