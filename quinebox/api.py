@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +76,30 @@ def verify(
             sessions = [backend] if isinstance(backend, Backend) else list(backend)
         chain = record_chain(source, config, sessions, on_generation)
         info = _backend_info(sessions[0])
-    results = run_checks(chain, check_options)
-    report_config: dict[str, Any] = {
-        "generations": generations,
-        "sequence": spec.name,
-        "next_flag": next_flag,
-        "keep_going": keep_going,
-        "limits": limits.to_dict(),
-    }
+    # A chain cut short of N has a last program whose successor never printed: judge it as unfinished.
+    results = run_checks(chain, replace(check_options, partial=len(chain.generations) < generations + 1))
+    report_config = _config_of(
+        {"generations": generations, "sequence": spec.name, "next_flag": next_flag, "keep_going": keep_going,
+         "limits": limits}
+    )
     return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000)
+
+
+def verify_response(response: str, **options: Any) -> Report:
+    """Verify the program found in a model's whole response; no program is a failing report, not an error.
+
+    Args:
+        response: the model's text, with the program in a fenced block or unfenced.
+        **options: as for `verify`.
+    """
+    from quinebox.extract import extract_program
+    from quinebox.report.build import no_program_report
+
+    extraction = extract_program(response)
+    if extraction.program is None:
+        return no_program_report(extraction.reason, _config_of(options))
+    report = verify(extraction.program, **options)
+    return replace(report, notes=[*report.notes, f"program extracted from the response ({extraction.rule})"])
 
 
 async def averify(program: str | bytes | os.PathLike[str], **options: Any) -> Report:
@@ -106,6 +122,19 @@ def read_program(program: str | bytes | os.PathLike[str]) -> bytes:
     if len(data) > MAX_SOURCE_BYTES:
         raise UsageError(f"the program is {len(data):,} bytes; the limit is {MAX_SOURCE_BYTES:,}")
     return data
+
+
+def _config_of(options: dict[str, Any]) -> dict[str, Any]:
+    """The report's `config`: what the verification was asked to do, with defaults filled in."""
+    limits = options.get("limits") or Limits.from_env()
+    sequence = options.get("sequence", "fibonacci")
+    return {
+        "generations": options.get("generations", 50),
+        "sequence": sequence.name if isinstance(sequence, IntSequence) else str(sequence),
+        "next_flag": options.get("next_flag", "--next"),
+        "keep_going": options.get("keep_going", False),
+        "limits": limits.to_dict(),
+    }
 
 
 def _backend_info(backend: Backend) -> BackendInfo:

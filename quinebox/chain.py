@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from quinebox.backends.base import Backend, RunRequest
 from quinebox.checks import CheckOptions, first_failure, run_checks
@@ -68,6 +68,8 @@ def record_chain(
     generations: list[Generation] = []
     stopped: str | None = None
     program: bytes | None = source
+    # Judge only what later generations cannot change: the early stop must agree with the final verdict.
+    while_recording = replace(config.check_options, partial=True)
     with ThreadPoolExecutor(max_workers=2 if blind_lane is not sighted_lane else 1) as pool:
         for index in range(config.generations + 1):
             assert program is not None
@@ -101,7 +103,7 @@ def record_chain(
             if last:
                 break
             partial = Chain(tuple(generations), config.generations)
-            if not config.keep_going and first_failure(run_checks(partial, config.check_options)) is not None:
+            if not config.keep_going and first_failure(run_checks(partial, while_recording)) is not None:
                 stopped = f"stopped at generation {index}: a check failed"
                 break
             program = _next_program(runs.get(RunKind.NEXT))

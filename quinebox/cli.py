@@ -1,4 +1,4 @@
-"""The `quinebox` command: verify, doctor, schema.
+"""The `quinebox` command: verify, grade, doctor, schema, image, gc.
 
 Human output goes to stderr, data (`--json`) to stdout. Exit codes: 0 pass,
 1 fail, 2 usage error, 3 infrastructure error, 130 interrupted. No user ever
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -18,6 +18,7 @@ from quinebox.errors import InfraError, UsageError
 
 if TYPE_CHECKING:
     from quinebox.limits import Limits
+    from quinebox.report.model import Report
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -30,6 +31,16 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# Options shared by verify and grade: one definition, one help text.
+Generations = Annotated[int, typer.Option("--generations", "-n", min=0, help="N: run P0..PN (N+1 numbers).")]
+SequenceOpt = Annotated[str, typer.Option("--sequence", help="fibonacci, lucas, or two seeds like 2,1.")]
+Sandbox = Annotated[str, typer.Option("--sandbox", help="auto, bwrap, docker or none (none: not isolated).")]
+Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall seconds per run.", min=0.1)]
+Memory = Annotated[int | None, typer.Option("--memory", help="Memory limit per process, MiB.", min=16)]
+OutputBytes = Annotated[int | None, typer.Option("--output-bytes", help="Output bytes kept per stream.", min=64)]
+WorkBudget = Annotated[int | None, typer.Option("--work-budget", help="Work units per run.", min=1000)]
+JunitXml = Annotated[Path | None, typer.Option("--junit-xml", help="Also write a JUnit XML report to this path.")]
+
 
 def _fail(code: int, message: str) -> NoReturn:
     typer.echo(f"quinebox: {message}", err=True)
@@ -39,72 +50,89 @@ def _fail(code: int, message: str) -> NoReturn:
 @app.command()
 def verify(
     program: Annotated[str, typer.Argument(help="Path to the candidate program, or - to read it from stdin.")],
-    generations: Annotated[int, typer.Option("--generations", "-n", min=0, help="N: run P0..PN.")] = 50,
-    sequence: Annotated[str, typer.Option(help="fibonacci, lucas, or two seeds like 2,1.")] = "fibonacci",
-    next_flag: Annotated[
-        str, typer.Option("--next-flag", help="The argument that asks for the next program.")
-    ] = "--next",
-    sandbox: Annotated[str, typer.Option(help="auto, bwrap, docker or none (none: not isolated).")] = "auto",
+    generations: Generations = 50,
+    sequence: SequenceOpt = "fibonacci",
+    next_flag: Annotated[str, typer.Option("--next-flag", help="The argument that asks for the next program.")] = (
+        "--next"
+    ),
+    sandbox: Sandbox = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
-    keep_going: Annotated[
-        bool, typer.Option("--keep-going", help="Do not stop at the first failing generation.")
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Do not stop at the first failing generation.")] = (
+        False
+    ),
+    from_response: Annotated[
+        bool, typer.Option("--from-response", help="PROGRAM is a model's whole response: find the program in it.")
     ] = False,
-    timeout: Annotated[float | None, typer.Option(help="Wall seconds per run.", min=0.1)] = None,
-    memory: Annotated[int | None, typer.Option(help="Memory limit per process, MiB.", min=16)] = None,
-    output_bytes: Annotated[
-        int | None, typer.Option("--output-bytes", help="Output bytes kept per stream.", min=64)
-    ] = None,
-    work_budget: Annotated[int | None, typer.Option("--work-budget", help="Work units per run.", min=1000)] = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    output_bytes: OutputBytes = None,
+    work_budget: WorkBudget = None,
+    junit_xml: JunitXml = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or report on stderr.")] = False,
 ) -> None:
     """Run PROGRAM through N --next generations in a sandbox and judge every check."""
-    from quinebox.api import read_program
+    from quinebox.api import read_program, verify_response
     from quinebox.api import verify as run_verify
-    from quinebox.limits import Limits
+    from quinebox.report import render_rich
 
     try:
         source = sys.stdin.buffer.read() if program == "-" else read_program(Path(program))
-        limits = _limits(Limits.from_env(), timeout, memory, output_bytes, work_budget)
+        limits = _limits(timeout, memory, output_bytes, work_budget)
     except UsageError as exc:
         _fail(EXIT_USAGE, str(exc))
-    from quinebox.report import render_rich
-
     console = render_rich.stderr_console()
-    progress = (
-        None if quiet or as_json and not console.is_terminal else render_rich.GenerationProgress(console, generations)
-    )
+    show_progress = not quiet and console.is_terminal
+    progress = render_rich.GenerationProgress(console, generations) if show_progress else None
+    options: dict[str, Any] = {
+        "generations": generations,
+        "sequence": sequence,
+        "sandbox": sandbox,
+        "next_flag": next_flag,
+        "limits": limits,
+        "keep_going": keep_going,
+        "on_generation": progress.advance if progress is not None else None,
+    }
     try:
         if progress is not None:
             progress.start()
-        report = run_verify(
-            source,
-            generations=generations,
-            sequence=sequence,
-            sandbox=sandbox,
-            next_flag=next_flag,
-            limits=limits,
-            keep_going=keep_going,
-            on_generation=progress.advance if progress is not None else None,
-        )
+        if from_response:
+            report = verify_response(source.decode("utf-8", "surrogateescape"), **options)
+        else:
+            report = run_verify(source, **options)
     except UsageError as exc:
         _stop(progress)
         _fail(EXIT_USAGE, str(exc))
     except InfraError as exc:
         _stop(progress)
-        if as_json:
-            from quinebox.report.build import error_report
+        from quinebox.report.build import error_report
 
-            typer.echo(error_report(str(exc), {"generations": generations}, 0.0).to_json())
+        report = error_report(str(exc), {"generations": generations, "sandbox": sandbox}, 0.0)
+        _emit(report, as_json, junit_xml, program)
         _fail(EXIT_INFRA, f"infrastructure error: {exc}")
     except KeyboardInterrupt:
         _stop(progress)
         _fail(EXIT_INTERRUPTED, "interrupted")
     _stop(progress)
-    if as_json:
-        typer.echo(report.to_json())
+    _emit(report, as_json, junit_xml, program)
     if not quiet:
         render_rich.render(report, console)
     raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+
+
+def _emit(report: Report, as_json: bool, junit_xml: Path | None, program: str) -> None:
+    if as_json:
+        typer.echo(report.to_json())
+    if junit_xml is not None:
+        from quinebox.report.render_junit import verify_junit
+
+        _write(junit_xml, verify_junit(report, "stdin" if program == "-" else Path(program).name))
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(EXIT_USAGE, f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _stop(progress: object) -> None:
@@ -112,19 +140,81 @@ def _stop(progress: object) -> None:
         progress.stop()  # type: ignore[attr-defined]
 
 
-def _limits(
-    base: Limits, timeout: float | None, memory: int | None, output_bytes: int | None, work: int | None
-) -> Limits:
+def _limits(timeout: float | None, memory: int | None, output_bytes: int | None, work: int | None) -> Limits:
+    """Defaults, then QUINEBOX_* variables, then the command line."""
     from dataclasses import replace
 
-    changes: dict[str, float | int] = {
-        k: v
-        for k, v in (("wall_s", timeout), ("mem_mb", memory), ("output_bytes", output_bytes), ("work", work))
-        if v is not None
+    from quinebox.limits import Limits
+
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in (("wall_s", timeout), ("mem_mb", memory), ("output_bytes", output_bytes), ("work", work))
+        if value is not None
     }
     if timeout is not None:
         changes["cpu_s"] = max(1, int(timeout + 0.999))
-    return replace(base, **changes).validated()  # type: ignore[arg-type]
+    return replace(Limits.from_env(), **changes).validated()
+
+
+@app.command()
+def grade(
+    samples: Annotated[Path, typer.Argument(help="A JSONL file: one JSON object per line.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Graded JSONL; rows already graded there are skipped.")],
+    field: Annotated[str, typer.Option("--field", help="The key holding the model's response.")] = "response",
+    id_field: Annotated[str, typer.Option("--id-field", help="The key identifying a row.")] = "id",
+    raw: Annotated[bool, typer.Option("--raw", help="The field is the program itself, not a response.")] = False,
+    generations: Generations = 50,
+    sequence: SequenceOpt = "fibonacci",
+    sandbox: Sandbox = "auto",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Verifications at once.")] = 2,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries of a row after an infra error.")] = 2,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    output_bytes: OutputBytes = None,
+    work_budget: WorkBudget = None,
+    junit_xml: JunitXml = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")] = False,
+) -> None:
+    """Grade every model response in SAMPLES, adding a verdict to each row; resumable."""
+    from quinebox.grade import GradeOptions, grade_file, iter_graded
+    from quinebox.report import render_rich
+
+    try:
+        options = GradeOptions(
+            text_field=field, id_field=id_field, raw=raw, generations=generations, sequence=sequence,
+            sandbox=sandbox, jobs=jobs, retries=retries, limits=_limits(timeout, memory, output_bytes, work_budget),
+        )
+    except UsageError as exc:
+        _fail(EXIT_USAGE, str(exc))
+    console = render_rich.stderr_console()
+    progress = render_rich.RowProgress(console) if not quiet and console.is_terminal else None
+    try:
+        if progress is not None:
+            progress.start()
+        summary = grade_file(
+            samples,
+            out,
+            options,
+            on_row=progress.advance if progress is not None else None,
+            on_start=progress.set_total if progress is not None else None,
+        )
+    except UsageError as exc:
+        _stop(progress)
+        _fail(EXIT_USAGE, str(exc))
+    except InfraError as exc:
+        _stop(progress)
+        _fail(EXIT_INFRA, f"infrastructure error: {exc}")
+    except KeyboardInterrupt:
+        _stop(progress)
+        _fail(EXIT_INTERRUPTED, f"interrupted; graded rows are kept in {out}, run again to resume")
+    _stop(progress)
+    if junit_xml is not None:
+        from quinebox.report.render_junit import grade_junit
+
+        _write(junit_xml, grade_junit(iter_graded(out), samples.name))
+    if not quiet:
+        render_rich.render_grade_summary(summary, console)
+    raise typer.Exit(EXIT_INFRA if summary.verdicts.get("error") else EXIT_PASS)
 
 
 @app.command()

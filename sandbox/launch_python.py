@@ -276,6 +276,7 @@ def run_candidate(
 
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = __builtins__
+    main.__spec__ = None
     if sighted_path is not None:
         import importlib.machinery
 
@@ -285,6 +286,11 @@ def run_candidate(
         filename = sighted_path
         sys.path.insert(0, os.path.dirname(sighted_path))
     else:
+        import importlib.machinery
+
+        # What `python3 - < prog.py` gives: a __file__ that names no file.
+        main.__file__ = "<stdin>"
+        main.__loader__ = importlib.machinery.BuiltinImporter  # type: ignore[attr-defined]
         sys.argv = ["-", *argv]
         filename = "<stdin>"
     sys.modules["__main__"] = main

@@ -57,11 +57,15 @@ class Config:
         self.owns_pid_namespace = "--owns-pid-namespace" in argv
         self.box = "/box"
         self.writable: list[str] = []
+        #: Seconds this supervisor lives at most (0: no limit); bounds a session whose host vanished.
+        self.ttl_s = 0
         for arg in argv:
             if arg.startswith("--box="):
                 self.box = arg.split("=", 1)[1]
             if arg.startswith("--writable="):
                 self.writable = [p for p in arg.split("=", 1)[1].split(":") if p]
+            if arg.startswith("--ttl="):
+                self.ttl_s = max(int(arg.split("=", 1)[1]), 0)
         # Only the box is wiped unless the wall says which areas are its own.
         self.writable = self.writable or [self.box]
         self.source_path = os.path.join(self.box, "prog.py")
@@ -71,6 +75,7 @@ class Config:
 def main(argv: list[str]) -> int:
     config = Config(argv)
     _protect_self()
+    _take_init_duties(config)
     _add_site_builtins()
     out = sys.stdout.buffer
     _send(out, {
@@ -122,6 +127,28 @@ def _protect_self() -> None:
         libc.prctl(pr_set_dumpable, 0, 0, 0, 0)
     except Exception:
         pass
+
+
+def _take_init_duties(config: Config) -> None:
+    """End on SIGTERM even as PID 1, and end after the time-to-live.
+
+    As PID 1 of a container (the image run without --init) the kernel drops
+    every signal that has no handler, so `docker stop` would hang until its
+    SIGKILL; a handler makes SIGTERM end the session at once, and the kernel
+    then ends every process of the namespace. The time-to-live is a handler
+    for the same reason: a default SIGALRM would be dropped for PID 1. Under
+    bwrap and none the supervisor is never PID 1 and gets no --ttl, so
+    nothing changes there. The candidate's child resets both signals.
+    """
+    if os.getpid() == 1:
+        signal.signal(signal.SIGTERM, _end_session)
+    if config.ttl_s:
+        signal.signal(signal.SIGALRM, _end_session)
+        signal.alarm(config.ttl_s)
+
+
+def _end_session(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
 
 
 def _add_site_builtins() -> None:
@@ -211,7 +238,7 @@ def _become_candidate(work_dir: str, out_w: int, err_w: int, meta_w: int, cpu_s:
     sys.stdout = open(1, "w", encoding="utf-8", errors="strict", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # noqa: SIM115
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
         signal.signal(sig, signal.SIG_DFL)
 
 

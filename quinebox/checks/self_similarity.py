@@ -17,26 +17,26 @@ is `runs`'s failure, not this check's: such a pair is skipped, and such a
 program is not measured for size.
 
 Size. Whatever hides where the shape rule cannot look (a comment appended
-each generation, a counter kept in unary inside a string) shows as size,
-counted in bytes of every token but layout (``;`` included), so re-flowing
-stays free while literals and comments count. For a Fibonacci-like sequence
-the whole state of program k is the pair of numbers that it and program k+1
-print; T_k is the digits of that pair (the largest so far, so the allowance
-never shrinks). Over any stretch of generations j..k:
+each generation, a counter kept in unary inside a string) shows as size: the
+characters of every token but layout (``;`` included), with a string literal
+counted by the text it denotes rather than its spelling, since program 0 is
+spelled by hand (a triple-quoted template, say) and its offspring by repr().
+Re-flowing is free; literals and comments count. For a Fibonacci-like
+sequence the whole state of program k is the pair of numbers that it and
+program k+1 print; T_k is the digits of that pair (the largest so far, so
+the allowance never shrinks). Over any stretch of generations j..k:
 
-    size(P_k) - size(P_j) <= 1.5 * (T_k - T_j) + 12 bytes
+    size(P_k) - size(P_j) <= 1.5 * (T_k - T_j) + 12
 
-Decimal costs 1 byte a state digit, hex 0.83, base64 0.55; 1.5 leaves room
-for an index or a third number. Fibonacci's state gains 0.42 digits a
-generation, so a unary counter (1 byte a generation) is over the line by
-0.37 bytes a generation and fails after 30 to 35 generations. Growth slower
-than 0.63 bytes a generation (unary every other generation) is out of this
-rule's sight, and a program that writes both numbers twice (2 bytes a state
+Decimal costs 1 character a state digit, hex 0.83, base64 0.55; 1.5 leaves
+room for an index or a third number. Fibonacci's state gains 0.42 digits a
+generation, so a unary counter (1 character a generation) is over the line
+by 0.37 a generation and fails after 30 to 35 generations. Growth slower
+than 0.63 a generation (unary every other generation) is out of this rule's
+sight, and a program that writes both numbers twice (2 characters a state
 digit) fails once its state has grown by about 24 digits. The slack absorbs
 an index crossing 10 or 100, base64's 4-character steps and comments that
-change. Program 0 was written by the candidate's author, not by the chain,
-and may differ from its offspring, so stretches that start at it get
-SLACK_FROM_0 (64 bytes) instead.
+change.
 """
 
 from __future__ import annotations
@@ -57,12 +57,10 @@ __all__ = ["check_self_similarity"]
 
 NAME = "self-similarity"
 
-#: Bytes a program may grow for each digit its state gains (the numbers it and its successor print).
-BYTES_PER_STATE_DIGIT = 1.5
-#: Bytes of growth never held against a program, over any stretch of generations.
+#: Characters a program may grow for each digit its state gains (the numbers it and its successor print).
+CHARS_PER_STATE_DIGIT = 1.5
+#: Characters of growth never held against a program, over any stretch of generations.
 SLACK = 12
-#: The same, for stretches that start at the hand-written program 0.
-SLACK_FROM_0 = 64
 
 _MAX_LIST = 200
 _DIFF_LINES = 60
@@ -96,6 +94,7 @@ _STRING_MIDDLES = _token_types("FSTRING_MIDDLE", "TSTRING_MIDDLE")
 _STRING_ENDS = _token_types("FSTRING_END", "TSTRING_END")
 _PREFIX = re.compile(r"[A-Za-z]*")
 _DIGIT_RUN = re.compile(r"[0-9]+")
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ class _Lexed:
 
     tokens: list[_Token]
     size: int
-    """UTF-8 bytes of every token but layout: literals, names, operators and comments all count."""
+    """Characters of every token but layout, strings by the text they denote (see `_size`)."""
 
 
 def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
@@ -134,10 +133,9 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
 
     similarity: list[dict[str, Any]] = []
     compared = skipped = 0
-    # Growth is measured from program 0 and from the program (from 1 on) lowest under the growth line,
-    # which leaves every later program the least room: together that is every stretch j..k.
-    first = (0, sizes[0]) if sizes[0] is not None else None
-    lowest: tuple[int, int] | None = None
+    # Growth is measured from the program lowest under the growth line so far, which leaves each
+    # later program the least room: that covers every stretch j..k at once.
+    lowest = (0, sizes[0]) if sizes[0] is not None else None
     for k in range(1, len(generations)):
         before, after = lexed[k - 1], lexed[k]
         if after is None or before is None:
@@ -150,11 +148,9 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
                 return _shape_failure(generations, k, difference, similarity, sizes, digits, digits_from)
         if after is None or k >= judged:
             continue
-        for start, slack in ((first, SLACK_FROM_0), (lowest, SLACK)):
-            if start is None:
-                continue
-            j, grew = start[0], after.size - start[1]
-            allowed = int(BYTES_PER_STATE_DIGIT * (digits[k] - digits[j])) + slack
+        if lowest is not None:
+            j, grew = lowest[0], after.size - lowest[1]
+            allowed = int(CHARS_PER_STATE_DIGIT * (digits[k] - digits[j])) + SLACK
             if grew > allowed:
                 return _growth_failure(generations, k, j, grew, allowed, similarity, sizes, digits, digits_from)
         if lowest is None or _under(after.size, digits[k]) < _under(lowest[1], digits[lowest[0]]):
@@ -164,7 +160,7 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
     size_note = skip_note = ""
     if measured:
         grew, gained = measured[-1][0] - measured[0][0], measured[-1][1] - measured[0][1]
-        size_note = f"; size changed {grew:+d} bytes while its state grew {gained} digits"
+        size_note = f"; size changed {grew:+d} characters while its state grew {gained} digits"
     if skipped:
         skip_note = f"; {skipped} pairs skipped (a program did not tokenize or was not recorded)"
     return passed(
@@ -178,7 +174,7 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
 
 def _under(size: int, digits: int) -> float:
     """How far a program sits under the growth line: its size less its allowance."""
-    return size - BYTES_PER_STATE_DIGIT * digits
+    return size - CHARS_PER_STATE_DIGIT * digits
 
 
 def _lex(source: bytes) -> _Lexed | None:
@@ -190,7 +186,7 @@ def _lex(source: bytes) -> _Lexed | None:
         # null bytes, or a tokenizer warning turned into an error: none of it is this check's to report.
         return None
     out: list[_Token] = []
-    size = sum(len(t.string.encode("utf-8", "replace")) for t in raw if _counts_for_size(t))
+    size = sum(_size(t) for t in raw)
     joinable = False  # whether the last token is a string that a next string would continue
     prefixes: set[str] = set()  # the prefixes of that string and those it continues
     for info in raw:
@@ -225,10 +221,33 @@ def _lex(source: bytes) -> _Lexed | None:
     return _Lexed(out, size)
 
 
-def _counts_for_size(token: tokenize.TokenInfo) -> bool:
+def _size(token: tokenize.TokenInfo) -> int:
+    """What a token adds to a program's size: nothing for layout, the denoted text for a string."""
+    if token.type == tokenize.STRING:
+        return _denoted_length(token.string)
+    if token.type in _STRING_MIDDLES:
+        return _denoted_length(token.string, quoted=False)
+    if token.type in _STRING_STARTS or token.type in _STRING_ENDS:
+        return 0
     if token.type == tokenize.COMMENT:
-        return True
-    return token.type not in _LAYOUT and not (token.type == tokenize.OP and token.string == ";")
+        return len(token.string)
+    if token.type in _LAYOUT or (token.type == tokenize.OP and token.string == ";"):
+        return 0
+    return len(token.string)
+
+
+def _denoted_length(literal: str, quoted: bool = True) -> int:
+    """About how many characters a string literal denotes: no prefix or quotes, one per escape."""
+    body = literal
+    prefix = ""
+    if quoted:
+        prefix = _prefix(literal)
+        body = literal[len(prefix) :]
+        quote = 3 if body[:3] in ('"""', "'''") else 1
+        body = body[quote:-quote]
+    if "r" in prefix:
+        return len(body)
+    return len(_ESCAPE.sub("_", body))
 
 
 def _prefix(literal: str) -> str:
@@ -353,14 +372,14 @@ def _growth_failure(
     return failed(
         NAME,
         this.index,
-        f"program {this.index} is {grew} bytes longer than program {base.index} while its state grew "
-        f"{gained} digits (at most {allowed} bytes allowed): the program grows faster than its state",
+        f"program {this.index} is {grew} characters longer than program {base.index} (layout aside) while "
+        f"its state grew {gained} digits (at most {allowed} allowed): the program grows faster than its state",
         rule="growth",
-        grew_bytes=grew,
+        grew_chars=grew,
         gained_state_digits=gained,
-        allowed_bytes=allowed,
+        allowed_chars=allowed,
         since_generation=base.index,
-        limit={"bytes_per_state_digit": BYTES_PER_STATE_DIGIT, "slack": SLACK, "slack_from_0": SLACK_FROM_0},
+        limit={"chars_per_state_digit": CHARS_PER_STATE_DIGIT, "slack": SLACK},
         diff=_unified_diff(base, this),
         **_figures(generations, similarity, sizes, digits, digits_from, k + 1),
     )
@@ -376,7 +395,7 @@ def _figures(
 ) -> dict[str, Any]:
     """Per-generation figures for a pass or a fail, capped to the last entries before `upto`.
 
-    ``growth`` holds sizes without layout (None where a program did not
+    ``growth`` holds sizes as the size rule counts them (None where a program did not
     tokenize or was not recorded) from generation ``growth_from`` on, and
     ``state_digits`` the matching state digits.
     """

@@ -76,6 +76,21 @@ def error_report(message: str, config: dict[str, Any], duration_ms: float, backe
     )
 
 
+def no_program_report(reason: str, config: dict[str, Any]) -> Report:
+    """A response with no program in it: the candidate's failure (check ``extract``), scored 0."""
+    return Report(
+        verdict=Verdict.FAIL,
+        failure=Failure("extract", None, reason),
+        checks=[],
+        generations=[],
+        score=0.0,
+        backend=None,
+        config=config,
+        duration_ms=0.0,
+        quinebox_version=__version__,
+    )
+
+
 def _run_summary(run: RunResult) -> RunSummary:
     return RunSummary(
         status=run.status.value,

@@ -108,6 +108,29 @@ class Report:
     def __bool__(self) -> bool:
         return self.passed
 
+    def __repr__(self) -> str:
+        """One line for `assert report` and logs: the verdict, the failure to read first and its key evidence."""
+
+        def brief(value: Any) -> str:
+            if isinstance(value, list):
+                return "[" + ", ".join(brief(v) for v in value) + "]"
+            text = value if isinstance(value, str) and value.isdigit() else repr(value)
+            return text if len(text) <= 60 else f"{text[:28]}…{text[-28:]}"
+
+        if self.verdict is Verdict.ERROR:
+            return f"<Report error: {self.error}>"
+        if self.failure is None:
+            last = self.generations[-1].number if self.generations else None
+            return f"<Report {self.verdict.value}: {len(self.generations)} generations, last number {brief(last)}>"
+        where = "" if self.failure.generation is None else f" at generation {self.failure.generation}"
+        outcome = self.check(self.failure.check)
+        evidence = outcome.evidence if outcome is not None else {}
+        shown = [f"{k}={brief(evidence[k])}" for k in ("expected", "printed", "call", "run") if k in evidence]
+        stderr = str(evidence.get("stderr") or "").strip().splitlines()
+        shown += [f"stderr={brief(stderr[-1])}"] if stderr else []
+        extra = f" [{', '.join(shown)}]" if shown else ""
+        return f"<Report fail: {self.failure.check} failed{where}: {self.failure.reason}{extra}>"
+
     def check(self, name: str) -> CheckOutcome | None:
         return next((c for c in self.checks if c.name == name), None)
 

@@ -181,3 +181,64 @@ class GenerationProgress:
         value = parse_number(run.stdout) if run is not None else None
         shown = _short(str(value)) if isinstance(value, int) else ""
         self._progress.update(self._task, advance=1, number=shown)
+
+
+class RowProgress:
+    """A transient progress bar over graded rows, drawn only on a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("grading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[tally]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self._task = self._progress.add_task("grade", total=None, tally="")
+        self._tally: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._progress.start()
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+    def set_total(self, total: int, skipped: int) -> None:
+        self._progress.update(self._task, total=total, completed=skipped)
+
+    def advance(self, row: Any, grade: dict[str, Any]) -> None:
+        verdict = str(grade.get("verdict"))
+        self._tally[verdict] = self._tally.get(verdict, 0) + 1
+        tally = " ".join(f"{k} {v}" for k, v in sorted(self._tally.items()))
+        self._progress.update(self._task, advance=1, tally=tally)
+
+
+def render_grade_summary(summary: Any, console: Console) -> None:
+    """The closing table of a grading run: verdicts, and failures by the check that failed."""
+    if summary.graded:
+        console.print(_grade_table(summary))
+    console.print(
+        Text(f"graded {summary.graded} rows in {summary.seconds:.1f}s; {summary.skipped} already graded, skipped",
+             style="dim")
+    )
+
+
+def _grade_table(summary: Any) -> Table:
+    table = Table(title=None, box=None, header_style="bold", pad_edge=False)
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    table.add_column("share", justify="right")
+    total = max(summary.graded, 1)
+    table.add_row(Text("pass", style="green"), str(summary.verdicts.get("pass", 0)),
+                  f"{summary.verdicts.get('pass', 0) / total:.0%}")
+    for check, count in summary.failed_checks.most_common():
+        table.add_row(Text(f"fail: {check}", style="red"), str(count), f"{count / total:.0%}")
+    if summary.verdicts.get("error"):
+        errors = summary.verdicts["error"]
+        table.add_row(Text("error (infrastructure, not scored)", style="yellow"), str(errors), f"{errors / total:.0%}")
+    return table

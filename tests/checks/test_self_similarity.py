@@ -54,6 +54,10 @@ def fib_chain(style: Callable[[int, int, int], str], a: int, b: int, count: int)
     return chain_of(numbers, sources=sources)
 
 
+def percent_sources(count: int) -> list[str | bytes]:
+    return [g.source for g in fib_chain(STYLES["percent"], 0, 1, count).generations]
+
+
 def chain_from(sources: list[str | bytes], numbers: list[int]) -> Chain:
     return chain_of(numbers, sources=[s if isinstance(s, bytes) else s.encode() for s in sources])
 
@@ -150,12 +154,9 @@ def test_splitting_a_string_literal_is_layout() -> None:
 
 
 def test_extra_statement_fails_at_the_generation_that_adds_it() -> None:
-    numbers = fibs(20)
-    sources = [
-        STYLES["percent"](k, a, numbers[k + 1] if k + 1 < 20 else a + numbers[k - 1]) for k, a in enumerate(numbers)
-    ]
-    sources[7:] = ["import os\n" + s for s in sources[7:]]
-    result = check(chain_from(sources, numbers))
+    sources = percent_sources(20)
+    sources[7:] = [b"import os\n" + s for s in sources[7:]]
+    result = check(chain_from(sources, fibs(20)))
     assert not result.passed
     assert result.generation == 7
     assert result.evidence["rule"] == "tokens"
@@ -168,7 +169,7 @@ def test_extra_statement_fails_at_the_generation_that_adds_it() -> None:
     assert len(result.evidence["similarity"]) == 7
 
 
-def test_history_list_fails_on_lex() -> None:
+def test_history_list_fails_on_tokens() -> None:
     numbers = fibs(10)
     sources = [f"h={numbers[: k + 1]!r}\nprint(h[-1])\n" for k in range(10)]
     result = check(chain_from(sources, numbers))
@@ -203,12 +204,8 @@ def test_diff_is_capped() -> None:
 
 
 def test_comment_appended_each_generation_fails_on_growth() -> None:
-    numbers = fibs(30)
-    sources = []
-    for k, a in enumerate(numbers):
-        history = "".join(f"# visited {j}\n" for j in range(k))
-        sources.append(STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) + history)
-    result = check(chain_from(sources, numbers))
+    sources = [s + "".join(f"# visited {j}\n" for j in range(k)).encode() for k, s in enumerate(percent_sources(30))]
+    result = check(chain_from(sources, fibs(30)))
     assert not result.passed
     assert result.evidence["rule"] == "growth"
     assert result.generation is not None and result.generation <= 3
@@ -239,31 +236,37 @@ def test_unary_state_fails_within_fifty_generations(start: int) -> None:
 
 
 def test_unary_counter_beside_real_numbers_fails_sooner() -> None:
-    numbers = fibs(100)
-    sources = [
-        STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)).replace("s=", f"u={'|' * k!r}\ns=", 1)
-        for k, a in enumerate(numbers)
-    ]
-    result = check(chain_from(sources, numbers))
+    sources = [s.replace(b"s=", f"u={'|' * k!r}\ns=".encode(), 1) for k, s in enumerate(percent_sources(100))]
+    result = check(chain_from(sources, fibs(100)))
     assert not result.passed and result.evidence["rule"] == "growth"
     assert result.generation is not None and result.generation <= 25
 
 
-def test_one_time_jump_from_program_zero_is_allowed_but_not_later() -> None:
-    numbers = fibs(20)
-    sources = [STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in enumerate(numbers)]
-    header = "# " + "x" * 40 + "\n"
-    assert check(chain_from([sources[0]] + [header + s for s in sources[1:]], numbers)).passed
-    result = check(chain_from(sources[:5] + [header + s for s in sources[5:]], numbers))
-    assert not result.passed and result.generation == 5 and result.evidence["since_generation"] in (1, 2, 3, 4)
+def test_hand_spelled_program_zero_passes(tmp_path: Path) -> None:
+    # Program 0 spells the template triple-quoted with real newlines; its offspring get repr()'s escapes.
+    hand = f"# Fibonacci, by hand\na,b=0,1\ns='''{PERCENT}'''\nimport sys\n"
+    hand += "print(s%(b,a+b,s) if sys.argv[1:]==['--next'] else a)\n"
+    path = tmp_path / "p0.py"
+    path.write_text(hand)
+    out = subprocess.run([sys.executable, path, "--next"], capture_output=True, text=True, check=True).stdout
+    assert out == STYLES["percent"](1, 1, 1)
+    result = check(chain_from([hand] + percent_sources(40)[1:], fibs(40)))
+    assert result.passed, result.reason
+
+
+def test_comment_added_once_fails_where_added() -> None:
+    sources = percent_sources(20)
+    sources[5:] = [b"# " + b"x" * 20 + b"\n" + s for s in sources[5:]]
+    result = check(chain_from(sources, fibs(20)))
+    assert not result.passed and result.generation == 5 and result.evidence["rule"] == "growth"
+    assert result.evidence["grew_chars"] > result.evidence["allowed_chars"]
 
 
 def test_partial_chain_does_not_judge_the_last_growth() -> None:
-    numbers = fibs(6)
-    sources = [STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in enumerate(numbers)]
-    sources[-1] += "#" * 40 + "\n"
-    assert not check(chain_from(sources, numbers)).passed
-    assert check(chain_from(sources, numbers), partial=True).passed
+    sources = percent_sources(6)
+    sources[-1] += b"#" * 40 + b"\n"
+    assert not check(chain_from(sources, fibs(6))).passed
+    assert check(chain_from(sources, fibs(6)), partial=True).passed
 
 
 def test_literal_digits_stand_in_when_nothing_was_printed() -> None:
@@ -291,12 +294,9 @@ BROKEN: list[bytes] = [
 
 @pytest.mark.parametrize("bad", BROKEN)
 def test_untokenizable_or_non_utf8_sources_are_skipped(bad: bytes) -> None:
-    numbers = fibs(6)
-    sources: list[str | bytes] = [
-        STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in enumerate(numbers)
-    ]
+    sources = percent_sources(6)
     sources[3] = bad
-    result = check(chain_from(sources, numbers))
+    result = check(chain_from(sources, fibs(6)))
     if _lex(bad) is None:
         assert result.passed, result.reason
         assert result.evidence["skipped"] == 2
@@ -311,12 +311,9 @@ def test_latin1_source_with_a_coding_line_tokenizes() -> None:
 
 
 def test_missing_sources_and_runs_are_skipped() -> None:
-    numbers = fibs(5)
-    sources: list[str | bytes] = [
-        STYLES["percent"](k, a, a + (numbers[k - 1] if k else 1)) for k, a in enumerate(numbers)
-    ]
+    sources = percent_sources(5)
     sources[2] = b""
-    result = check(chain_from(sources, numbers))
+    result = check(chain_from(sources, fibs(5)))
     assert result.passed and result.evidence["skipped"] == 2
     empty = Chain((), 0)
     assert check(empty).passed
