@@ -79,8 +79,13 @@ def verify(
     # A chain cut short of N has a last program whose successor never printed: judge it as unfinished.
     results = run_checks(chain, replace(check_options, partial=len(chain.generations) < generations + 1))
     report_config = _config_of(
-        {"generations": generations, "sequence": spec.name, "next_flag": next_flag, "keep_going": keep_going,
-         "limits": limits}
+        {
+            "generations": generations,
+            "sequence": spec.name,
+            "next_flag": next_flag,
+            "keep_going": keep_going,
+            "limits": limits,
+        }
     )
     return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000)
 

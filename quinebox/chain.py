@@ -70,7 +70,8 @@ def record_chain(
     program: bytes | None = source
     # Judge only what later generations cannot change: the early stop must agree with the final verdict.
     while_recording = replace(config.check_options, partial=True)
-    with ThreadPoolExecutor(max_workers=2 if blind_lane is not sighted_lane else 1) as pool:
+    pool = ThreadPoolExecutor(max_workers=2 if blind_lane is not sighted_lane else 1)
+    try:
         for index in range(config.generations + 1):
             assert program is not None
             last = index == config.generations
@@ -110,6 +111,12 @@ def record_chain(
             if program is None:
                 stopped = f"stopped at generation {index}: no next program to run"
                 break
+    except BaseException:
+        # Interrupted or broken: do not wait for the other lane's run; closing the sessions,
+        # which their owner does next, ends it.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return Chain(tuple(generations), config.generations, stopped)
 
 

@@ -8,6 +8,7 @@ sees a traceback: every expected failure becomes a one-line message.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -181,8 +182,15 @@ def grade(
 
     try:
         options = GradeOptions(
-            text_field=field, id_field=id_field, raw=raw, generations=generations, sequence=sequence,
-            sandbox=sandbox, jobs=jobs, retries=retries, limits=_limits(timeout, memory, output_bytes, work_budget),
+            text_field=field,
+            id_field=id_field,
+            raw=raw,
+            generations=generations,
+            sequence=sequence,
+            sandbox=sandbox,
+            jobs=jobs,
+            retries=retries,
+            limits=_limits(timeout, memory, output_bytes, work_budget),
         )
     except UsageError as exc:
         _fail(EXIT_USAGE, str(exc))
@@ -243,8 +251,16 @@ def schema() -> None:
     typer.echo(json.dumps(REPORT_SCHEMA, indent=2))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point: exit codes as documented, never a traceback."""
+    # Ctrl-C and SIGTERM always interrupt with cleanup, even when started with SIGINT ignored
+    # (as background jobs of non-interactive shells are).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = app(standalone_mode=False)  # returns the command's exit code instead of exiting
     except typer.Exit as exc:

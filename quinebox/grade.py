@@ -196,8 +196,14 @@ def _grade_row(row: Row, options: GradeOptions, workers: _Workers) -> dict[str, 
 
 def _grade(row: Row, report: Report | None, error: str | None = None) -> dict[str, Any]:
     if report is None:
-        return {"id": row.key, "verdict": Verdict.ERROR.value, "failed_check": None, "failed_generation": None,
-                "score": None, "reason": error}
+        return {
+            "id": row.key,
+            "verdict": Verdict.ERROR.value,
+            "failed_check": None,
+            "failed_generation": None,
+            "score": None,
+            "reason": error,
+        }
     failure = report.failure
     return {
         "id": row.key,

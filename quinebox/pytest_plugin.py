@@ -1,1 +1,410 @@
-"""quinebox's pytest plugin: inert until used (filled in by the pytest integration)."""
+"""quinebox's pytest plugin: verify quine chains from tests, and do nothing until asked.
+
+Three ways in, sharing one set of defaults (generations, sequence, sandbox):
+
+* the ``quinebox`` fixture, whose ``verify(path_or_source, **options)`` returns a `Report`;
+* the ``@pytest.mark.quinebox(generations=…, sequence=…, sandbox=…)`` marker, defaults for one test;
+* the ``quinebox_files`` ini setting: glob patterns, relative to rootdir, whose files become test items
+  that pass or fail with their verdict.
+
+Each default comes from the first source that sets it: marker > command line > environment > ini >
+built-in default (keyword arguments to ``verify`` win over all of them). Every source that is set is
+validated where it is read, and a bad value is a `pytest.UsageError` naming that source.
+
+The sandbox failing is never the candidate's fault (see `quinebox.errors`), so it is never a test
+failure. `BackendUnavailable` while the sandbox is ``auto`` skips the test: nothing here can run it and
+no wall was asked for. Any other `InfraError`, including a named sandbox that cannot run, reports the
+test as an *error*. Name a sandbox (``--quinebox-sandbox bwrap``) in CI so a missing wall cannot pass
+as a skip.
+
+Unconfigured, the plugin only registers its options and marker: no header line, no import of
+quinebox.api or of any sandbox, no collection of candidate files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle  # typing only: Item.repr_failure's signature
+
+    from quinebox.report.model import Report
+
+GENERATIONS_DESC = "N: verify programs P0..PN, N+1 numbers (default 50; env QUINEBOX_GENERATIONS)."
+SANDBOX_DESC = "Sandbox for quinebox: auto (default), bwrap, docker or none (env QUINEBOX_SANDBOX)."
+SEQUENCE_DESC = "Sequence for quinebox: fibonacci (default), lucas, or two seeds like 2,1."
+FILES_DESC = "Glob patterns, relative to rootdir, of candidate programs to collect and verify as test items."
+MARKER_DESC = (
+    "quinebox(generations=N, sequence=S, sandbox=NAME): this test's defaults for the quinebox fixture "
+    "(over --quinebox-*, QUINEBOX_* and ini settings)."
+)
+INFRA_NOTE = "quinebox: the sandbox failed, not the candidate; reported as an error, not a failure"
+
+DEFAULT_GENERATIONS = 50
+SETTING_KEYS = ("generations", "sequence", "sandbox")
+ENV_VARS = {"generations": "QUINEBOX_GENERATIONS", "sandbox": "QUINEBOX_SANDBOX"}
+INFRA_ATTR = "quinebox_infra_error"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Defaults for one verification; `configured` when any command line, environment or ini source set one."""
+
+    generations: int = DEFAULT_GENERATIONS
+    sequence: str = "fibonacci"
+    sandbox: str = "auto"
+    files: tuple[str, ...] = ()
+    configured: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {"generations": self.generations, "sequence": self.sequence, "sandbox": self.sandbox}
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+CANDIDATES_KEY = pytest.StashKey[frozenset[Path]]()
+REPORTS_KEY: pytest.StashKey[list[tuple[str, Report]]] = pytest.StashKey()
+
+
+# Hooks, in the order pytest calls them.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("quinebox", "quinebox: verify quine chains")
+    group.addoption("--quinebox-generations", metavar="N", default=None, help=GENERATIONS_DESC)
+    group.addoption("--quinebox-sandbox", metavar="NAME", default=None, help=SANDBOX_DESC)
+    parser.addini("quinebox_generations", GENERATIONS_DESC, type="string", default="")
+    parser.addini("quinebox_sandbox", SANDBOX_DESC, type="string", default="")
+    parser.addini("quinebox_sequence", SEQUENCE_DESC, type="string", default="")
+    parser.addini("quinebox_files", FILES_DESC, type="linelist", default=[])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_DESC)
+    config.stash[SETTINGS_KEY] = session_settings(config)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = config.stash[SETTINGS_KEY]
+    if not settings.configured:
+        return []
+    parts = [f"{key}={getattr(settings, key)}" for key in SETTING_KEYS]
+    parts += [f"files={', '.join(settings.files)}"] if settings.files else []
+    return ["quinebox: " + ", ".join(parts)]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> QuineboxFile | None:
+    if not parent.config.stash[SETTINGS_KEY].files:
+        return None
+    if file_path.resolve() not in candidate_files(parent.config):
+        return None
+    return QuineboxFile.from_parent(parent, path=file_path)
+
+
+@pytest.fixture(name="quinebox")
+def quinebox_fixture(request: pytest.FixtureRequest) -> Verifier:
+    """Verify candidates with this test's defaults: ``quinebox.verify(path_or_source, **options) -> Report``."""
+    node = request.node
+    reports: list[tuple[str, Report]] = []
+    node.stash[REPORTS_KEY] = reports
+    return Verifier(item_settings(node, request.config.stash[SETTINGS_KEY]), request.config.rootpath, reports)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when != "call" or not report.failed or not _uses_quinebox(item):
+        return report
+    if call.excinfo is not None and is_infra_error(call.excinfo):
+        setattr(report, INFRA_ATTR, True)
+    for label, verified in item.stash.get(REPORTS_KEY, []):
+        if not verified.passed:
+            report.sections.append((f"quinebox report: {label}", render_text(verified, label)))
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(
+    report: pytest.TestReport | pytest.CollectReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    if report.when == "call" and report.failed and getattr(report, INFRA_ATTR, False):
+        return "error", "E", "ERROR"
+    return None
+
+
+# What the hooks hand out: the fixture's object, and candidate files as items.
+
+
+class Verifier:
+    """What the ``quinebox`` fixture returns: `quinebox.verify` with this test's defaults."""
+
+    def __init__(self, settings: Settings, rootpath: Path, reports: list[tuple[str, Report]]) -> None:
+        self.settings = settings
+        self._rootpath = rootpath
+        self._reports = reports
+
+    def __repr__(self) -> str:
+        return "quinebox(" + ", ".join(f"{key}={value!r}" for key, value in self.settings.options().items()) + ")"
+
+    def verify(self, program: str | bytes | os.PathLike[str], **options: Any) -> Report:
+        """Verify a candidate; keyword options (any of `quinebox.verify`'s) override this test's defaults.
+
+        A `pathlib.Path` (any `os.PathLike`) is a path. A `str` is a path when it is one line ending in
+        ``.py``, and must then name an existing file (relative paths resolve like `open`, against the
+        working directory); any other `str`, and `bytes`, is the source itself.
+
+        Raises:
+            InfraError: the sandbox failed; pytest reports the test as an error, not a failure.
+            UsageError: quinebox cannot use an option, or the named file cannot be read.
+        """
+        __tracebackhide__ = True
+        target = as_program(program)
+        merged = {**self.settings.options(), **options}
+        skippable = merged["sandbox"] == "auto" and "backend" not in options
+        report = run_verify(target, merged, skip_if_unavailable=skippable)
+        self._reports.append((_label(target, self._rootpath), report))
+        return report
+
+
+class CandidateFailed(Exception):
+    """A collected candidate failed a check: a result, rendered by `QuineboxItem.repr_failure`."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(repr(report))
+        self.report = report
+
+
+class QuineboxFile(pytest.File):
+    """A candidate program matched by ``quinebox_files``: one item, its verification."""
+
+    def collect(self) -> Iterable[pytest.Item]:
+        yield QuineboxItem.from_parent(self, name="quinebox")
+
+
+class QuineboxItem(pytest.Item):
+    """Verifies one candidate file with the session's defaults; fails with the verdict panel."""
+
+    def runtest(self) -> None:
+        settings = item_settings(self, self.config.stash[SETTINGS_KEY])
+        report = run_verify(self.path, settings.options(), skip_if_unavailable=settings.sandbox == "auto")
+        if not report.passed:
+            raise CandidateFailed(report)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
+        label = _label(self.path, self.config.rootpath)
+        if isinstance(excinfo.value, CandidateFailed):
+            return render_text(excinfo.value.report, label)
+        if is_infra_error(excinfo):
+            return f"infrastructure error, {label} was not judged: {excinfo.typename}: {excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"quinebox {_label(self.path, self.config.rootpath)}"
+
+
+# Resolution: which defaults apply, which files are candidates, and running one verification.
+
+
+def session_settings(config: pytest.Config) -> Settings:
+    """Command line > environment > ini > default; every source that is set is validated."""
+    values: dict[str, Any] = {}
+    for key in SETTING_KEYS:
+        for where, raw in _session_sources(config, key):
+            if raw is not None and raw.strip():
+                values.setdefault(key, VALIDATORS[key](raw, where))
+    where = _ini_where(config, "quinebox_files")
+    files = tuple(validate_pattern(pattern, where) for pattern in config.getini("quinebox_files"))
+    return Settings(**values, files=files, configured=bool(values or files))
+
+
+def item_settings(item: pytest.Item, base: Settings) -> Settings:
+    """The session's settings under the item's ``quinebox`` markers (the closest marker setting a key wins)."""
+    values: dict[str, Any] = {}
+    for marker in item.iter_markers("quinebox"):
+        where = f"@pytest.mark.quinebox on {item.nodeid}"
+        if marker.args:
+            raise pytest.UsageError(f"quinebox: {where}: takes keyword arguments only: {', '.join(SETTING_KEYS)}")
+        for key, raw in marker.kwargs.items():
+            if key not in SETTING_KEYS:
+                raise pytest.UsageError(
+                    f"quinebox: {where}: unknown argument {key!r}; expected one of {', '.join(SETTING_KEYS)}"
+                )
+            value = VALIDATORS[key](raw, f"@pytest.mark.quinebox({key}=...) on {item.nodeid}")
+            values.setdefault(key, value)
+    return replace(base, **values) if values else base
+
+
+def candidate_files(config: pytest.Config) -> frozenset[Path]:
+    """The files the ``quinebox_files`` patterns match under rootdir, globbed once per session."""
+    found = config.stash.get(CANDIDATES_KEY, None)
+    if found is None:
+        patterns = config.stash[SETTINGS_KEY].files
+        found = frozenset(p.resolve() for pattern in patterns for p in config.rootpath.glob(pattern) if p.is_file())
+        config.stash[CANDIDATES_KEY] = found
+    return found
+
+
+def as_program(program: str | bytes | os.PathLike[str]) -> str | bytes | Path:
+    """A path for `os.PathLike` and for one-line str ending in ``.py``; the source itself otherwise."""
+    if isinstance(program, os.PathLike):
+        return Path(program)
+    if isinstance(program, str) and "\n" not in program and program.strip().endswith(".py"):
+        return Path(program.strip())
+    return program
+
+
+def run_verify(program: str | bytes | Path, options: dict[str, Any], *, skip_if_unavailable: bool) -> Report:
+    """`quinebox.verify`, with a missing ``auto`` sandbox as a skip and infrastructure errors annotated."""
+    __tracebackhide__ = True
+    from quinebox.api import verify
+    from quinebox.errors import BackendUnavailable, InfraError
+
+    try:
+        return verify(program, **options)
+    except BackendUnavailable as exc:
+        if skip_if_unavailable:
+            pytest.skip(f"quinebox: {exc} (sandbox auto; name one with --quinebox-sandbox to make this an error)")
+        exc.add_note(INFRA_NOTE)
+        raise
+    except InfraError as exc:
+        exc.add_note(INFRA_NOTE)
+        raise
+
+
+def is_infra_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    """Whether the sandbox failed; without importing quinebox.errors if nothing has yet."""
+    errors = sys.modules.get("quinebox.errors")
+    return errors is not None and excinfo.errisinstance(errors.InfraError)
+
+
+def render_text(report: Report, label: str) -> str:
+    """The verdict panel as plain text: what failed, where, why, and the evidence."""
+    lines: list[str] = []
+    failure = report.failure
+    if failure is None:
+        lines.append(f"{report.verdict.value}: {report.error or 'every check passed'}")
+    else:
+        where = "" if failure.generation is None else f" at generation {failure.generation}"
+        lines.append(f"{failure.check} failed{where}: {failure.reason}")
+    lines.append(f"candidate:  {label}")
+    if failure is not None:
+        lines += [f"check:      {failure.check}", f"generation: {failure.generation}", f"reason:     {failure.reason}"]
+        outcome = report.check(failure.check)
+        lines += _evidence_lines(outcome.evidence if outcome is not None else {})
+    failed = [c.name for c in report.checks if not c.passed]
+    passed = [c.name for c in report.checks if c.passed]
+    lines.append(f"checks:     failed {', '.join(failed) or 'none'}; passed {', '.join(passed) or 'none'}")
+    if report.backend is not None:
+        isolated = "" if report.backend.isolated else ", NOT ISOLATED"
+        lines.append(f"sandbox:    {report.backend.name} ({report.backend.isolation}{isolated})")
+    requested, seconds = report.config.get("generations"), report.duration_ms / 1000
+    lines.append(f"score:      {report.score:.3f} ({requested} generations requested, {seconds:.2f}s)")
+    return "\n".join(lines)
+
+
+_EVIDENCE_KEYS = (
+    "expected", "printed", "previous", "call", "run", "status", "exit_code", "message", "growth",
+    "with_file", "without_file", "first", "again", "printed_bytes",
+)  # fmt: skip
+
+
+def _evidence_lines(evidence: Mapping[str, Any]) -> Iterator[str]:
+    shown = [key for key in _EVIDENCE_KEYS if evidence.get(key) not in (None, "", [])]
+    blocks = [key for key in ("stderr", "without_file_stderr", "diff") if evidence.get(key)]
+    if shown or blocks:
+        yield "evidence:"
+    for key in shown:
+        yield f"  {key.replace('_', ' ')}: {_brief(evidence[key])}"
+    for key in blocks:
+        text = str(evidence[key]).rstrip("\n").splitlines()
+        limit = 40 if key == "diff" else 10
+        yield f"  {key.replace('_', ' ')}" + (f" (last {limit} of {len(text)} lines):" if len(text) > limit else ":")
+        yield from (f"    {line}" for line in (text[:limit] if key == "diff" else text[-limit:]))
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_brief(v) for v in value)
+    if isinstance(value, str):
+        text = value if value.isdigit() else repr(value)
+    else:
+        text = str(value)
+    return text if len(text) <= 200 else f"{text[:98]}…{text[-98:]} ({len(text)} characters)"
+
+
+def _label(program: str | bytes | Path, rootpath: Path) -> str:
+    if not isinstance(program, Path):
+        return f"<source, {len(program)} characters>"
+    try:
+        return program.resolve().relative_to(rootpath.resolve()).as_posix()
+    except ValueError:
+        return str(program)
+
+
+def _uses_quinebox(item: pytest.Item) -> bool:
+    return isinstance(item, QuineboxItem) or REPORTS_KEY in item.stash
+
+
+def _session_sources(config: pytest.Config, key: str) -> Iterator[tuple[str, str | None]]:
+    """Where a session default may be set, most important first."""
+    if key in ENV_VARS:
+        yield f"--quinebox-{key}", config.getoption(f"quinebox_{key}")
+        yield ENV_VARS[key], os.environ.get(ENV_VARS[key])
+    yield _ini_where(config, f"quinebox_{key}"), str(config.getini(f"quinebox_{key}"))
+
+
+def _ini_where(config: pytest.Config, name: str) -> str:
+    return f"ini {name}" + (f" in {config.inipath.name}" if config.inipath is not None else "")
+
+
+# Validators: each takes the raw value and the label of the source it came from.
+
+
+def validate_generations(value: object, where: str) -> int:
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isascii() and text.isdigit():
+        return int(text)
+    if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
+        return text
+    raise pytest.UsageError(f"quinebox: {where}: expected a whole number >= 0, got {value!r}")
+
+
+def validate_sandbox(value: object, where: str) -> str:
+    from quinebox.backends import NAMES
+
+    name = value.strip().lower() if isinstance(value, str) else value
+    if name not in NAMES:
+        raise pytest.UsageError(f"quinebox: {where}: expected one of {', '.join(NAMES)}, got {value!r}")
+    return str(name)
+
+
+def validate_sequence(value: object, where: str) -> str:
+    from quinebox.errors import UsageError
+    from quinebox.sequences import parse_sequence
+
+    if not isinstance(value, str):
+        raise pytest.UsageError(f"quinebox: {where}: expected fibonacci, lucas or two seeds like 2,1, got {value!r}")
+    try:
+        parse_sequence(value)
+    except UsageError as exc:
+        raise pytest.UsageError(f"quinebox: {where}: {exc}") from None
+    return value.strip()
+
+
+def validate_pattern(pattern: str, where: str) -> str:
+    if Path(pattern).is_absolute():
+        raise pytest.UsageError(f"quinebox: {where}: patterns are relative to rootdir, got {pattern!r}")
+    return pattern
+
+
+VALIDATORS = {"generations": validate_generations, "sequence": validate_sequence, "sandbox": validate_sandbox}

@@ -16,7 +16,11 @@ EXEC = (ROOT / "fixtures" / "good" / "exec_payload.py").read_text()
 OFF_BY_ONE = (ROOT / "fixtures" / "bad" / "off_by_one.py").read_text()
 
 ROWS = [
-    {"id": "fenced", "response": f"Here is the program:\n\n```python\n{GOOD}```\n\nRun it with --next.", "want": "pass"},
+    {
+        "id": "fenced",
+        "response": f"Here is the program:\n\n```python\n{GOOD}```\n\nRun it with --next.",
+        "want": "pass",
+    },
     {"id": "tilde-untagged", "response": f"~~~\n{EXEC}~~~\n", "want": "pass"},
     {"id": "unfenced", "response": GOOD, "want": "pass"},
     {"id": "no-program", "response": "Sorry, I can't help with that.", "want": "fail:extract"},
@@ -36,8 +40,19 @@ def grade(*args: str) -> subprocess.CompletedProcess[str]:
 def test_mixed_responses_get_the_right_verdict_and_a_second_run_does_no_work(tmp_path: Path) -> None:
     samples, out, junit = tmp_path / "samples.jsonl", tmp_path / "graded.jsonl", tmp_path / "grade.xml"
     samples.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
-    first = grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "--generations", "10", "--jobs", "2",
-                  "--junit-xml", str(junit))
+    first = grade(
+        str(samples),
+        "--out",
+        str(out),
+        "--sandbox",
+        "bwrap",
+        "--generations",
+        "10",
+        "--jobs",
+        "2",
+        "--junit-xml",
+        str(junit),
+    )
     assert first.returncode == 0, first.stderr
     graded = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
     assert set(graded) == {row["id"] for row in ROWS}
@@ -93,16 +108,50 @@ def test_malformed_input_is_a_usage_error_before_any_work(tmp_path: Path, conten
 def test_verify_from_response(tmp_path: Path) -> None:
     answer = tmp_path / "answer.md"
     answer.write_text(f"Sure!\n\n```python\n{GOOD}```\n")
-    ok = subprocess.run([sys.executable, "-m", "quinebox", "verify", "--from-response", str(answer), "-n", "5",
-                         "--sandbox", "bwrap", "--json"], capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quinebox",
+            "verify",
+            "--from-response",
+            str(answer),
+            "-n",
+            "5",
+            "--sandbox",
+            "bwrap",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["notes"] == ["program extracted from the response (only-fence)"]
     answer.write_text("I would rather not.")
-    none = subprocess.run([sys.executable, "-m", "quinebox", "verify", "--from-response", str(answer), "--json",
-                           "--sandbox", "bwrap", "--junit-xml", str(tmp_path / "v.xml")],
-                          capture_output=True, text=True, timeout=120)
+    none = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quinebox",
+            "verify",
+            "--from-response",
+            str(answer),
+            "--json",
+            "--sandbox",
+            "bwrap",
+            "--junit-xml",
+            str(tmp_path / "v.xml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert none.returncode == 1
-    assert json.loads(none.stdout)["failure"] == {"check": "extract", "generation": None,
-                                                  "reason": "no program in this response"}
+    assert json.loads(none.stdout)["failure"] == {
+        "check": "extract",
+        "generation": None,
+        "reason": "no program in this response",
+    }
     failure = ET.parse(tmp_path / "v.xml").getroot().find("testcase/failure")
     assert failure is not None and failure.get("message") == "no program in this response"

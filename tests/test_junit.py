@@ -21,7 +21,10 @@ def test_verify_junit_has_a_case_per_check_and_survives_control_characters() -> 
 def test_infrastructure_errors_are_errors_not_failures() -> None:
     suite = ET.fromstring(verify_junit(error_report("daemon gone", {}, 0.0), "prog.py"))
     assert (suite.get("failures"), suite.get("errors")) == ("0", "1")
-    grades = [{"id": "a", "verdict": "pass"}, {"id": "b", "verdict": "fail", "failed_check": "runs", "reason": "x"},
-              {"id": "c", "verdict": "error", "reason": "engine stopped"}]
+    grades = [
+        {"id": "a", "verdict": "pass"},
+        {"id": "b", "verdict": "fail", "failed_check": "runs", "reason": "x"},
+        {"id": "c", "verdict": "error", "reason": "engine stopped"},
+    ]
     suite = ET.fromstring(grade_junit(grades, "samples"))
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")

@@ -16,13 +16,20 @@ pytestmark = pytest.mark.needs_bwrap
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = tomllib.loads((FIXTURES / "manifest.toml").read_text())["fixture"]
 #: One of each kind of verdict the work counter decides, plus a correct O(n) chain.
-WORK_SENSITIVE = ["good/index_loop.py", "bad/naive_recursive.py", "bad/quadratic_rebuild.py", "hostile/infinite_loop.py"]
+WORK_SENSITIVE = [
+    "good/index_loop.py",
+    "bad/naive_recursive.py",
+    "bad/quadratic_rebuild.py",
+    "hostile/infinite_loop.py",
+]
 
 
 def outcome(path: str) -> tuple[str, str | None, int | None, list[int | None]]:
     entry = next(e for e in MANIFEST if e["path"] == path)
     report = quinebox.verify(
-        FIXTURES / path, generations=entry.get("generations", 50), sequence=entry.get("sequence", "fibonacci"),
+        FIXTURES / path,
+        generations=entry.get("generations", 50),
+        sequence=entry.get("sequence", "fibonacci"),
         sandbox="bwrap",
     )
     failure = report.failure
@@ -59,8 +66,9 @@ def test_same_verdict_and_work_idle_and_loaded(both_cores_busy: None) -> None:
     assert loaded == idle
 
 
-@pytest.mark.parametrize("path", ["good/percent_r.py", "bad/random_salt.py", "cheats/open_file.py",
-                                  "bad/structure_change_gen3.py"])
+@pytest.mark.parametrize(
+    "path", ["good/percent_r.py", "bad/random_salt.py", "cheats/open_file.py", "bad/structure_change_gen3.py"]
+)
 def test_three_runs_give_identical_verdicts(path: str) -> None:
     outcomes = {outcome(path)[:3] for _ in range(3)}
     assert len(outcomes) == 1, outcomes

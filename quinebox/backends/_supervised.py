@@ -26,6 +26,7 @@ from quinebox.record import AuditEvent, RunResult, Status
 BACKSTOP_S = 5.0
 HELLO_TIMEOUT_S = 30.0
 GRACEFUL_EXIT_S = 2.0
+READ_SLICE_S = 0.1
 PROTOCOL = 1
 SANDBOX_FILES = ("supervisor.py", "launch_python.py")
 
@@ -68,8 +69,11 @@ class ProcessChannel(Channel):
         self._buffer = bytearray()
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._out_fd, selectors.EVENT_READ)
+        self._pending = False
+        self._closed = False
 
     def send(self, data: bytes) -> None:
+        self._pending = True
         self._in.write(data)
         self._in.flush()
 
@@ -80,13 +84,17 @@ class ProcessChannel(Channel):
             if newline >= 0:
                 line = bytes(self._buffer[:newline])
                 del self._buffer[: newline + 1]
+                self._pending = False
                 return line
             if len(self._buffer) > limit:
                 raise SupervisorError(f"supervisor sent a line longer than {limit} bytes")
+            if self._closed:
+                return None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("supervisor did not answer in time")
-            if not self._selector.select(remaining):
+            # Short slices: a reader in another thread must notice close() promptly.
+            if not self._selector.select(min(remaining, READ_SLICE_S)):
                 continue
             try:
                 chunk = os.read(self._out_fd, 1 << 20)
@@ -97,20 +105,27 @@ class ProcessChannel(Channel):
             self._buffer.extend(chunk)
 
     def close(self) -> None:
-        self._selector.close()
-        # A graceful exit lets the wall take itself down in order: SIGKILL to the outer bwrap
-        # would orphan its inner half, left as a zombie where the host's init does not reap.
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass  # a dead supervisor's stdin refuses the final flush
+        # Idle, a graceful exit lets the wall take itself down in order (SIGKILL to the outer bwrap
+        # would orphan its inner half as a zombie). Mid-run, the run is abandoned: kill at once.
+        if self._pending and self.process.poll() is None:
+            self.process.kill()
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass  # a dead supervisor's stdin refuses the final flush
         try:
             self.process.wait(timeout=GRACEFUL_EXIT_S)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        # Only now, with the process gone, release the fds a reader in another thread may be using.
+        self._closed = True
+        time.sleep(READ_SLICE_S if self._pending else 0)
+        self._selector.close()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
     def diagnostics(self) -> str:
         stderr = self.process.stderr
@@ -133,6 +148,7 @@ class SupervisedBackend(Backend):
 
     def __init__(self) -> None:
         self._channel: Channel | None = None
+        self._shut = False
         self._next_id = 0
         self.hello: dict[str, Any] = {}
 
@@ -145,6 +161,7 @@ class SupervisedBackend(Backend):
         """
 
     def open(self) -> None:
+        self._shut = False
         if self._channel is not None:
             return
         channel = self._start()
@@ -162,6 +179,8 @@ class SupervisedBackend(Backend):
         self._channel = channel
 
     def run(self, request: RunRequest) -> RunResult:
+        if self._shut:
+            raise SupervisorError(f"{self.name}: the session was closed")
         if self._channel is None:
             self.open()
         assert self._channel is not None
@@ -178,13 +197,13 @@ class SupervisedBackend(Backend):
         try:
             self._channel.send(json.dumps(message).encode() + b"\n")
             line = self._channel.read_line(request.limits.wall_s + BACKSTOP_S, limit)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, ValueError, TimeoutError) as exc:
             return self._lost_during_run(str(exc) or type(exc).__name__)
         if line is None:
             return self._lost_during_run("the supervisor exited")
         reply = _parse_json(line)
         if reply is None or reply.get("id") != self._next_id:
-            self.close()
+            self._drop_channel()
             raise SupervisorError(f"{self.name}: the supervisor sent a malformed reply")
         return _run_result(reply)
 
@@ -200,7 +219,9 @@ class SupervisedBackend(Backend):
         candidate failures, the session is restarted at once: if that fails,
         the error propagates as InfraError.
         """
-        self.close()
+        if self._shut:
+            raise SupervisorError(f"{self.name}: the session was closed during a run")
+        self._drop_channel()
         try:
             self.open()
         except InfraError as exc:
@@ -218,6 +239,10 @@ class SupervisedBackend(Backend):
         )
 
     def close(self) -> None:
+        self._shut = True
+        self._drop_channel()
+
+    def _drop_channel(self) -> None:
         channel, self._channel = self._channel, None
         if channel is not None:
             try:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import selectors
 import socket
@@ -112,6 +113,7 @@ DIAGNOSTICS_BYTES = 16 * 1024
 #: Guest code larger than this in the image is not what quinebox ships.
 GUEST_ARCHIVE_CAP = 16 * 1024 * 1024
 
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 START_FIX = "start it (sudo scripts/start-dockerd.sh, or systemctl start docker) or point DOCKER_HOST at it"
 BUILD_FIX = "run `quinebox image build`"
 
@@ -121,7 +123,7 @@ BUILD_FIX = "run `quinebox image build`"
 
 
 def _engine_unreachable(detail: str, image: str | None) -> InfraError:
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     return BackendUnavailable(f"docker: the engine does not answer at {host} ({detail}); {START_FIX}")
 
 
@@ -190,6 +192,7 @@ ERROR_MAP: tuple[tuple[type[BaseException], _Factory], ...] = (
     (OSError, lambda d, i: InfraError(f"docker: talking to the engine failed ({d})")),
 )
 _MAPPED = tuple(cls for cls, _ in ERROR_MAP)
+_MAPPED_OR_INFRA: tuple[type[BaseException], ...] = (*_MAPPED, InfraError)
 
 
 @contextlib.contextmanager
@@ -301,19 +304,20 @@ class DockerBackend(SupervisedBackend):
         # A supervisor past its time-to-live exits even mid-run, which would read as the candidate's
         # doing; so a session that might reach it during this run is replaced before the run starts.
         if self._channel is not None and time.monotonic() + request.limits.wall_s + BACKSTOP_S > self._retire_at:
-            self.close()
+            self._drop_channel()
         return super().run(request)
 
     @override
     def _lost_during_run(self, why: str) -> RunResult:
         """Ask the engine before blaming the candidate: a session lost with the engine is an InfraError."""
         api = self._api
-        if api is not None:
+        if api is not None and not self._shut:
             try:
                 with map_docker_errors(self.image):
+                    _probe_engine(PING_TIMEOUT_S)
                     api.ping()
             except InfraError as exc:
-                self.close()
+                self._drop_channel()
                 raise InfraError(f"docker: the engine went away during a run ({why}): {exc}") from exc
         return super()._lost_during_run(why)
 
@@ -437,16 +441,20 @@ class DockerChannel(Channel):
         if self._closed:
             return
         self._closed = True
-        self._selector.close()
-        # Closing the attach connection closes the supervisor's stdin (stdin_once): it exits even if removal fails.
+        # Removal kills the container first, so a reader in another thread sees the stream end
+        # rather than a socket closed under it.
+        try:
+            _probe_engine(PING_TIMEOUT_S)
+            _remove(self._api, self.container_id)
+        except _MAPPED_OR_INFRA as exc:
+            note = f"\nquinebox: could not remove container {self.container_id[:12]}: {_detail(exc)}"
+            self._keep_stderr(note.encode())
+        # Closing the attach connection also closes the supervisor's stdin (stdin_once): should the
+        # removal have failed, an idle supervisor still exits and auto_remove takes the container.
         for thing in (self._stream, self._sock):
             with contextlib.suppress(OSError):
                 thing.close()
-        try:
-            _remove(self._api, self.container_id)
-        except _MAPPED as exc:
-            note = f"\nquinebox: could not remove container {self.container_id[:12]}: {_detail(exc)}"
-            self._keep_stderr(note.encode())
+        self._selector.close()
 
     @override
     def diagnostics(self) -> str:
@@ -471,8 +479,27 @@ def _ttl_from_env() -> int:
     return value
 
 
+def _probe_engine(timeout: float) -> None:
+    """Raise BackendUnavailable when nothing listens on the engine's unix socket.
+
+    Tried by hand before the SDK touches an engine that may be gone: the SDK
+    leaks the socket of a failed unix connect, and the error it wraps that in
+    says less than ours. Other transports are left to the SDK.
+    """
+    host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    if not host.startswith("unix://"):
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(host.removeprefix("unix://"))
+        except OSError as exc:
+            raise _engine_unreachable(_detail(exc), None) from exc
+
+
 def _client(timeout: float) -> Any:
     """A low-level client from the environment (DOCKER_HOST and friends); asks the engine its API version."""
+    _probe_engine(timeout)
     return docker.from_env(timeout=timeout, use_ssh_client=False).api
 
 
@@ -713,6 +740,9 @@ def available(image: str | None = None) -> str | None:
     return None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def build(
     context: Path,
     tag: str,
@@ -754,7 +784,7 @@ def build(
                     decode=True,
                     use_config_proxy=False,
                 ):
-                    text = str(record.get("stream") or record.get("status") or "")
+                    text = _ANSI.sub("", str(record.get("stream") or record.get("status") or ""))
                     for line in text.splitlines():
                         if line.strip():
                             tail.append(line.rstrip())

@@ -42,6 +42,7 @@ change.
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import re
 import tokenize
@@ -116,7 +117,7 @@ class _Token:
 class _Lexed:
     """A program that tokenizes: its significant tokens, and its size without layout."""
 
-    tokens: list[_Token]
+    tokens: tuple[_Token, ...]
     size: int
     """Characters of every token but layout, strings by the text they denote (see `_size`)."""
 
@@ -142,7 +143,8 @@ def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
             skipped += 1
         else:
             compared += 1
-            similarity.append({"generation": generations[k].index, "ratio": _ratio(before.tokens, after.tokens)})
+            ratio = _pair_ratio(generations[k - 1].source, generations[k].source)
+            similarity.append({"generation": generations[k].index, "ratio": ratio})
             difference = _first_difference(before.tokens, after.tokens)
             if difference is not None:
                 return _shape_failure(generations, k, difference, similarity, sizes, digits, digits_from)
@@ -177,6 +179,9 @@ def _under(size: int, digits: int) -> float:
     return size - CHARS_PER_STATE_DIGIT * digits
 
 
+# The chain driver re-judges the whole chain after every generation; caching by content keeps
+# that linear. Both functions are pure, and what they return is immutable.
+@functools.lru_cache(maxsize=1024)
 def _lex(source: bytes) -> _Lexed | None:
     """The significant tokens and size of a source, or None when it does not tokenize as Python."""
     try:
@@ -218,7 +223,7 @@ def _lex(source: bytes) -> _Lexed | None:
             token = replace(token, mask=None)
         out.append(token)
         joinable = info.type == tokenize.STRING
-    return _Lexed(out, size)
+    return _Lexed(tuple(out), size)
 
 
 def _size(token: tokenize.TokenInfo) -> int:
@@ -272,6 +277,13 @@ def _first_difference(
         return None
     i = min(len(a), len(b))
     return i, (a[i] if i < len(a) else None), (b[i] if i < len(b) else None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pair_ratio(before: bytes, after: bytes) -> float:
+    lexed_before, lexed_after = _lex(before), _lex(after)
+    assert lexed_before is not None and lexed_after is not None
+    return _ratio(lexed_before.tokens, lexed_after.tokens)
 
 
 def _ratio(before: Sequence[_Token], after: Sequence[_Token]) -> float:

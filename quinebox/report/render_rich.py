@@ -223,8 +223,10 @@ def render_grade_summary(summary: Any, console: Console) -> None:
     if summary.graded:
         console.print(_grade_table(summary))
     console.print(
-        Text(f"graded {summary.graded} rows in {summary.seconds:.1f}s; {summary.skipped} already graded, skipped",
-             style="dim")
+        Text(
+            f"graded {summary.graded} rows in {summary.seconds:.1f}s; {summary.skipped} already graded, skipped",
+            style="dim",
+        )
     )
 
 
@@ -234,8 +236,11 @@ def _grade_table(summary: Any) -> Table:
     table.add_column("rows", justify="right")
     table.add_column("share", justify="right")
     total = max(summary.graded, 1)
-    table.add_row(Text("pass", style="green"), str(summary.verdicts.get("pass", 0)),
-                  f"{summary.verdicts.get('pass', 0) / total:.0%}")
+    table.add_row(
+        Text("pass", style="green"),
+        str(summary.verdicts.get("pass", 0)),
+        f"{summary.verdicts.get('pass', 0) / total:.0%}",
+    )
     for check, count in summary.failed_checks.most_common():
         table.add_row(Text(f"fail: {check}", style="red"), str(count), f"{count / total:.0%}")
     if summary.verdicts.get("error"):

@@ -1,0 +1,62 @@
+"""Load: verifications at once, then many in a row, leak nothing: processes, files, temp dirs, memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import quinebox
+from tests.test_cleanup import sandbox_processes
+
+pytestmark = [pytest.mark.needs_bwrap, pytest.mark.slow]
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MIX = [
+    FIXTURES / p
+    for p in (
+        "good/percent_r.py",
+        "bad/off_by_one.py",
+        "cheats/open_file.py",
+        "hostile/fork_bomb.py",
+        "bad/crash_at_generation_7.py",
+    )
+]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def temp_entries() -> set[str]:
+    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("quinebox")}
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def verify(path: Path) -> str:
+    return quinebox.verify(path, generations=8, sandbox="bwrap").verdict.value
+
+
+def test_four_at_once_then_two_hundred_in_a_row_leak_nothing() -> None:
+    processes, fds, temps = set(sandbox_processes()), open_fds(), temp_entries()
+    with ThreadPoolExecutor(4) as pool:
+        verdicts = list(pool.map(verify, MIX[:4]))
+    assert verdicts == ["pass", "fail", "fail", "fail"]
+    for i in range(20):  # warm up allocator and caches before measuring memory
+        verify(MIX[i % len(MIX)])
+    rss_before = rss_kib()
+    for i in range(200):
+        verify(MIX[i % len(MIX)])
+    growth = rss_kib() - rss_before
+    assert open_fds() == fds
+    assert temp_entries() == temps
+    assert set(sandbox_processes()) - processes == set()
+    assert growth < 20_000, f"resident memory grew {growth} KiB over 200 verifications"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
