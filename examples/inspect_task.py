@@ -14,6 +14,8 @@ The results show one score per key of the scorer's value, each with its mean:
 ``pass`` 0.33, ``score`` 0.39 with 10 generations, ``sequence`` 0.33, ``runs`` 0.67.
 """
 
+# ruff: noqa: E501 -- the canned replies hold programs whose template line is as long as models write it
+
 from __future__ import annotations
 
 from inspect_ai import Task, task
@@ -110,7 +112,9 @@ def demo_model() -> Model:
     return get_model("mockllm/model", custom_outputs=_reply)
 
 
-def _reply(messages: list[ChatMessage], tools: list[ToolInfo], choice: ToolChoice, config: GenerateConfig) -> ModelOutput:
+def _reply(
+    messages: list[ChatMessage], tools: list[ToolInfo], choice: ToolChoice, config: GenerateConfig
+) -> ModelOutput:
     prompt = messages[-1].text
     content = DEMO_REPLIES.get(prompt, "I can only answer the prompts in examples/inspect_task.py.")
     output = ModelOutput.from_content(model="mockllm/model", content=content)

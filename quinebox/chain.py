@@ -83,7 +83,10 @@ def record_chain(
                 for kind, wants_next in kinds.items():
                     if wants_next and last:
                         continue
-                    results[kind] = backend.run(_request(src, config, sighted=kind in _SIGHTED, next_run=wants_next))
+                    result = backend.run(_request(src, config, sighted=kind in _SIGHTED, next_run=wants_next))
+                    results[kind] = result
+                    if not result.ok and not config.keep_going:
+                        break  # a check fails at this generation whatever the lane's other runs do
                 return results
 
             if blind_lane is sighted_lane:

@@ -14,8 +14,11 @@ from quinebox.backends.bwrap import UID_RANGE
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
 
 
-def sandbox_processes() -> list[str]:
-    """Live processes (zombies already exited) running as one of the fresh uids of root-started bwrap sessions."""
+def sandbox_processes(uids: set[int] | None = None) -> list[str]:
+    """Live processes (zombies already exited) running as one of the fresh uids of root-started bwrap sessions.
+
+    With `uids`, only those sessions' processes: other verifications may be running on the machine.
+    """
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -23,7 +26,8 @@ def sandbox_processes() -> list[str]:
                 uid = os.stat(f"/proc/{name}").st_uid
                 with open(f"/proc/{name}/stat", "rb") as handle:
                     state = handle.read().rsplit(b")", 1)[1].split()[0]
-                if UID_RANGE[0] <= uid < UID_RANGE[1] and state != b"Z":
+                ours = UID_RANGE[0] <= uid < UID_RANGE[1] if uids is None else uid in uids
+                if ours and state != b"Z":
                     with open(f"/proc/{name}/cmdline", "rb") as handle:
                         found.append(f"{name}: {handle.read()!r}")
             except OSError:

@@ -29,6 +29,7 @@ from inspect_ai.solver import generate  # noqa: E402
 
 import quinebox  # noqa: E402
 from quinebox.errors import BackendUnavailable, InfraError, UsageError  # noqa: E402
+from quinebox.integrations import inspect as scorer_module  # noqa: E402
 from quinebox.integrations.inspect import quinebox_scorer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,7 +254,7 @@ def test_the_entry_point_registers_the_scorer_under_the_quinebox_namespace() -> 
 
 @pytest.mark.needs_bwrap
 def test_infra_error_leaves_the_sample_unscored_not_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_averify = quinebox.averify
+    real_averify = scorer_module.averify
     broken = example.CORRECT.replace("a, b = 0, 1", "a, b = 1, 2")
 
     async def flaky_averify(program: str, **options: Any) -> quinebox.Report:
@@ -261,7 +262,7 @@ def test_infra_error_leaves_the_sample_unscored_not_wrong(tmp_path: Path, monkey
             raise InfraError("supervisor vanished between runs")
         return await real_averify(program, **options)
 
-    monkeypatch.setattr(quinebox, "averify", flaky_averify)
+    monkeypatch.setattr(scorer_module, "averify", flaky_averify)
     prompts = {"good": "one", "wrong": "two", "broken": "three", "empty": "four"}
     replies = {"one": example.CORRECT, "two": example.SKIPS_TERMS, "three": broken, "four": "  \n"}
     task = Task(
@@ -300,6 +301,7 @@ def test_a_missing_sandbox_leaves_every_sample_unscored(tmp_path: Path, monkeypa
     assert log.status == "success"
     assert log.results is not None
     assert all(score.scored_samples == 0 and score.unscored_samples == 1 for score in log.results.scores)
+    assert all(math.isnan(score.metrics["mean"].value) for score in log.results.scores)  # not 0: nothing was judged
     assert log.samples is not None and log.samples[0].scores is not None
     score = log.samples[0].scores["quinebox_scorer"]
     assert score.reason == "scoring_failed"

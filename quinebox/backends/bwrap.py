@@ -69,7 +69,15 @@ class BwrapBackend(SupervisedBackend):
     def __init__(self, python: str | None = None) -> None:
         super().__init__()
         self._python = python
-        self._uid: int | None = None
+        # One fresh uid per session, kept across restarts: the process limit counts this session alone.
+        self._uid: int | None = (
+            UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0]) if os.geteuid() == 0 else None
+        )
+
+    @property
+    def uid(self) -> int | None:
+        """The host uid the sandbox runs as when quinebox runs as root; None otherwise."""
+        return self._uid
 
     @property
     @override
@@ -84,8 +92,6 @@ class BwrapBackend(SupervisedBackend):
                 "bwrap: bubblewrap is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap)"
             )
         interpreter = find_interpreter(self._python)
-        if os.geteuid() == 0:
-            self._uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
         files = sandbox_sources()
         pipes: list[int] = []
         argv = [bwrap, *self._wall_args(interpreter)]

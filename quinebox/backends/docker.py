@@ -282,18 +282,23 @@ class DockerBackend(SupervisedBackend):
             image_id = str(api.inspect_image(self.image)["Id"])
             container_id = str(api.create_container(**_container_spec(api, image_id, self.ttl_s))["Id"])
         stream: Any = None
+        channel: DockerChannel | None = None
         try:
             with map_docker_errors(self.image):
                 _check_guest_code(api, container_id, image_id, self.image)
+                # Attached before the start, so that not a byte of the hello is missed.
                 stream = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
                 channel = DockerChannel(api, container_id, stream)
                 api.start(container_id)
         except BaseException:
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-            with contextlib.suppress(*_MAPPED):
-                _remove(api, container_id)
+            if channel is not None:
+                channel.close()  # removes the container; never raises for the engine's sake
+            else:
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+                with contextlib.suppress(*_MAPPED):
+                    _remove(api, container_id)
             raise
         self.container_id = container_id
         self._retire_at = time.monotonic() + self.ttl_s - RETIRE_MARGIN_S
@@ -575,13 +580,16 @@ def _check_guest_code(api: Any, container_id: str, image_id: str, image: str) ->
         if len(data) > GUEST_ARCHIVE_CAP:
             break
     found: dict[str, bytes] = {}
-    with tarfile.open(fileobj=io.BytesIO(bytes(data)), mode="r:") as archive:
-        for member in archive:
-            parts = member.name.strip("/").split("/")
-            if member.isfile() and len(parts) == 2 and member.size <= GUEST_ARCHIVE_CAP:
-                extracted = archive.extractfile(member)
-                if extracted is not None:
-                    found[parts[1]] = extracted.read()
+    try:
+        with tarfile.open(fileobj=io.BytesIO(bytes(data)), mode="r:") as archive:
+            for member in archive:
+                parts = member.name.strip("/").split("/")
+                if member.isfile() and len(parts) == 2 and member.size <= GUEST_ARCHIVE_CAP:
+                    extracted = archive.extractfile(member)
+                    if extracted is not None:
+                        found[parts[1]] = extracted.read()
+    except tarfile.TarError as exc:
+        raise BackendUnavailable(f"docker: the guest code in image {image} is unreadable ({exc}); {BUILD_FIX}") from exc
     differing = sorted(name for name, data in guest_files().items() if found.get(name) != data)
     if differing:
         raise BackendUnavailable(

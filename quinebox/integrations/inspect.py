@@ -55,9 +55,11 @@ from inspect_ai.scorer import Scorer as InspectScorer
 from inspect_ai.solver import TaskState
 from inspect_ai.util import concurrency
 
-import quinebox
+from quinebox import __version__
+from quinebox.api import averify
 from quinebox.checks import CHECKS
 from quinebox.errors import InfraError, UsageError
+from quinebox.extract import extract_program
 from quinebox.report.build import error_report
 from quinebox.report.model import Failure, Report, Verdict
 from quinebox.sequences import parse_sequence
@@ -65,8 +67,6 @@ from quinebox.sequences import parse_sequence
 __all__ = ["quinebox_scorer"]
 
 logger = logging.getLogger(__name__)
-
-NO_PROGRAM = "no program in this response"
 
 
 @scorer(
@@ -103,15 +103,13 @@ def quinebox_scorer(
 
     async def score(state: TaskState, target: Target) -> Score:
         completion = state.output.completion
-        extraction = quinebox.extract_program(completion)
+        extraction = extract_program(completion)
         if extraction.program is None:
             return _no_program(extraction.reason, config, empty=not completion.strip())
         started = time.perf_counter()
         try:
             async with concurrency("quinebox", slots):
-                report = await quinebox.averify(
-                    extraction.program, generations=generations, sequence=sequence, sandbox=sandbox
-                )
+                report = await averify(extraction.program, generations=generations, sequence=sequence, sandbox=sandbox)
         except InfraError as exc:
             logger.warning("quinebox: sample %s not scored, the sandbox failed: %s", state.sample_id, exc)
             failed = error_report(str(exc), config, (time.perf_counter() - started) * 1000)
@@ -161,7 +159,7 @@ def _no_program(reason: str, config: dict[str, Any], *, empty: bool) -> Score:
         backend=None,
         config=config,
         duration_ms=0.0,
-        quinebox_version=quinebox.__version__,
+        quinebox_version=__version__,
     )
     return Score(
         value=_value(report),
