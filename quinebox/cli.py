@@ -33,9 +33,13 @@ app = typer.Typer(
 )
 
 # Options shared by verify and grade: one definition, one help text.
-Generations = Annotated[int, typer.Option("--generations", "-n", min=0, help="N: run P0..PN (N+1 numbers).")]
+Generations = Annotated[
+    int, typer.Option("--generations", "-n", min=0, envvar="QUINEBOX_GENERATIONS", help="N: run P0..PN (N+1 numbers).")
+]
 SequenceOpt = Annotated[str, typer.Option("--sequence", help="fibonacci, lucas, or two seeds like 2,1.")]
-Sandbox = Annotated[str, typer.Option("--sandbox", help="auto, bwrap, docker or none (none: not isolated).")]
+Sandbox = Annotated[
+    str, typer.Option("--sandbox", envvar="QUINEBOX_SANDBOX", help="auto, bwrap, docker or none (none: not isolated).")
+]
 Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall seconds per run.", min=0.1)]
 Memory = Annotated[int | None, typer.Option("--memory", help="Memory limit per process, MiB.", min=16)]
 OutputBytes = Annotated[int | None, typer.Option("--output-bytes", help="Output bytes kept per stream.", min=64)]

@@ -91,7 +91,7 @@ def read_rows(path: Path, options: GradeOptions) -> list[Row]:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise UsageError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            raise UsageError(f"{path}:{number}: not JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path}:{number}: a row must be a JSON object")
         if not isinstance(data.get(options.text_field), str):

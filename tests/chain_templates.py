@@ -17,7 +17,10 @@ def percent_r(a: int, b: int, step: str = "a + b", extra: str = "") -> str:
 
 
 def str_format(a: int, b: int, step: str = "a + b", extra: str = "") -> str:
-    body = f"import sys\\n{extra}a, b = {{}}, {{}}\\nt = {{!r}}\\nprint(t.format(b, {step}, t) if sys.argv[1:] == {NEXT} else a)"
+    body = (
+        f"import sys\\n{extra}a, b = {{}}, {{}}\\nt = {{!r}}\\n"
+        f"print(t.format(b, {step}, t) if sys.argv[1:] == {NEXT} else a)"
+    )
     return (
         f"import sys\na, b = {a}, {b}\nt = '{body}'\nprint(t.format(b, {step}, t) if sys.argv[1:] == {NEXT} else a)\n"
     )
