@@ -17,7 +17,9 @@ medians and ratios; nothing here asserts anything. Rows:
   back; per-run cost without any start-up, against the bare interpreter.
 * bare: the same 2N+1 runs as `/usr/bin/python3 prog.py [--next]`, no wall.
 * throughput: `--candidates` copies of the good fixtures verified by a
-  ThreadPoolExecutor of `--workers`, on docker and on bwrap.
+  ThreadPoolExecutor of `--workers`, on docker and on bwrap; once with a new
+  pair of sessions per verify (plain `quinebox.verify`), once with each worker
+  keeping its pair for all its candidates (`verify(backend=...)`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -147,16 +150,40 @@ def good_fixtures() -> list[tuple[Path, str, int]]:
     ]
 
 
-def grade(sandbox: str, candidates: int, workers: int) -> float:
+def grade(sandbox: str, candidates: int, workers: int, keep_sessions: bool = False) -> float:
+    """Wall seconds to verify `candidates` good fixtures on `workers` threads.
+
+    keep_sessions: each worker opens its two sessions once and passes them to every verify
+    (``verify(backend=...)``), as batch grading may; otherwise each verify opens its own.
+    """
     jobs = list(itertools.islice(itertools.cycle(good_fixtures()), candidates))
+    local = threading.local()
+    opened: list[Any] = []
+    lock = threading.Lock()
+
+    def sessions() -> list[Any] | None:
+        if not keep_sessions:
+            return None
+        if not hasattr(local, "sessions"):
+            local.sessions = [create(sandbox), create(sandbox)]
+            for backend in local.sessions:
+                backend.open()
+            with lock:
+                opened.extend(local.sessions)
+        return list(local.sessions)
 
     def one(job: tuple[Path, str, int]) -> str:
         path, sequence, generations = job
-        return str(quinebox.verify(path, sandbox=sandbox, sequence=sequence, generations=generations).verdict)
+        report = quinebox.verify(path, sandbox=sandbox, sequence=sequence, generations=generations, backend=sessions())
+        return str(report.verdict)
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        verdicts = list(pool.map(one, jobs))
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            verdicts = list(pool.map(one, jobs))
+    finally:
+        for backend in opened:
+            backend.close()
     elapsed = time.perf_counter() - started
     if set(verdicts) != {"pass"}:
         sys.exit(f"grading on {sandbox} gave {verdicts}")
@@ -212,16 +239,18 @@ def main() -> None:
     rows.append((f"bare {PYTHON}, {runs} runs", bare, runs))
 
     throughput = {name: grade(name, args.candidates, args.workers) for name in ("docker", "bwrap")}
+    kept = {name: grade(name, args.candidates, args.workers, keep_sessions=True) for name in ("docker", "bwrap")}
 
     bare_ms = bare / runs * 1000
-    print(f"\n{'what':42} {'median s':>9} {'runs':>5} {'ms/run':>7} {'vs bare/run':>11}")
+    print(f"\n{'what':50} {'median s':>9} {'runs':>5} {'ms/run':>7} {'vs bare/run':>11}")
     for what, seconds, count in rows:
         ms = seconds / count * 1000
-        print(f"{what:42} {seconds:9.3f} {count:5d} {ms:7.2f} {ms / bare_ms:10.2f}x")
+        print(f"{what:50} {seconds:9.3f} {count:5d} {ms:7.2f} {ms / bare_ms:10.2f}x")
     print()
-    for name, seconds in throughput.items():
-        what = f"grade {args.candidates} good fixtures, {args.workers} workers, {name}"
-        print(f"{what:42} {seconds:9.3f}   {args.candidates / seconds * 60:6.1f} candidates/min")
+    for label, results in (("", throughput), (", sessions per worker", kept)):
+        for name, seconds in results.items():
+            what = f"grade {args.candidates}, {args.workers} workers, {name}{label}"
+            print(f"{what:50} {seconds:9.3f}   {args.candidates / seconds * 60:6.1f} candidates/min")
     docker_median = statistics.median(docker_verify)
     container_median = statistics.median(container)
     ratios = [
@@ -229,15 +258,19 @@ def main() -> None:
         (f"container per run / docker session, same {runs} runs", container_median / sessions["docker"]),
         (f"verify-{n} docker / verify-{n} bwrap", docker_median / statistics.median(bwrap_verify)),
         ("grading time docker / bwrap", throughput["docker"] / throughput["bwrap"]),
+        ("grading time docker / bwrap, sessions per worker", kept["docker"] / kept["bwrap"]),
     ]
     print()
     for what, ratio in ratios:
         print(f"{what:64} {ratio:7.2f}x")
     print()
     # Negative means faster than bare: the supervisor forks a preloaded interpreter instead of starting one.
-    for what, seconds in (("docker session", sessions["docker"]), ("bwrap session", sessions["bwrap"])):
+    for what, seconds in (
+        ("docker session", sessions["docker"]),
+        ("bwrap session", sessions["bwrap"]),
+        ("container per run", container_median),
+    ):
         print(f"per-run time minus bare per-run time, {what:18} {(seconds - bare) / runs * 1000:+8.2f} ms")
-    print(f"per-run time minus bare per-run time, {'container per run':18} {(container_median - bare) / runs * 1000:+8.2f} ms")
     print(f"(repeat {args.repeat}, {os.cpu_count()} cores, docker server {api_version()}, bare = {PYTHON})")
 
 

@@ -229,6 +229,52 @@ def grade(
     raise typer.Exit(EXIT_INFRA if summary.verdicts.get("error") else EXIT_PASS)
 
 
+image_app = typer.Typer(help="The docker sandbox image.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
+
+
+@image_app.command("build")
+def image_build(
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Image name (default QUINEBOX_IMAGE or quinebox-sandbox:latest).")
+    ] = None,
+    base_image: Annotated[
+        str | None, typer.Option("--base-image", help="BASE_IMAGE build argument, e.g. quinebox-base:bookworm.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No build log on stderr.")] = False,
+) -> None:
+    """Build the sandbox image from this quinebox's Dockerfile and guest code."""
+    from quinebox.images import build_image, image_name
+
+    def show(line: str) -> None:
+        if not quiet:
+            typer.echo(line.rstrip(), err=True)
+
+    try:
+        image_id = build_image(tag, base_image=base_image, progress=show)
+    except InfraError as exc:
+        _fail(EXIT_INFRA, str(exc))
+    except KeyboardInterrupt:
+        _fail(EXIT_INTERRUPTED, "interrupted")
+    typer.echo(f"built {image_name(tag)} ({image_id})", err=True)
+
+
+@app.command("gc")
+def collect_garbage(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Remove every quinebox container, live sessions included.")
+    ] = False,
+) -> None:
+    """Remove quinebox containers whose owner is gone or whose time-to-live is past."""
+    from quinebox.images import gc
+
+    try:
+        removed = gc(all_=everything)
+    except InfraError as exc:
+        _fail(EXIT_INFRA, str(exc))
+    typer.echo(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""), err=True)
+
+
 @app.command()
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False) -> None:
     """Say which sandboxes work on this machine and, for each that does not, the exact fix."""

@@ -123,3 +123,29 @@ def test_doctor_proves_bwrap_works() -> None:
     findings = {f["name"]: f for f in json.loads(result.stdout)}
     assert findings["bwrap"]["ok"] is True and "works: python" in findings["bwrap"]["detail"]
     assert findings["none"]["ok"] is True and "NOT ISOLATED" in findings["none"]["detail"]
+
+
+@pytest.mark.needs_docker
+def test_image_build_and_gc() -> None:
+    import docker
+
+    base = os.environ.get("QUINEBOX_TEST_BASE_IMAGE", "quinebox-base:bookworm")
+    client = docker.from_env()
+    try:
+        client.images.get(base)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"the base image {base} is missing: run scripts/build-base-image.sh")
+    tag = "quinebox-test-cli:latest"
+    try:
+        result = quinebox("image", "build", "--tag", tag, "--base-image", base, "--quiet")
+        assert result.returncode == 0, result.stderr.decode()
+        assert f"built {tag}".encode() in result.stderr
+        assert client.images.get(tag).labels.get("org.quinebox.image") == "sandbox"
+    finally:
+        try:
+            client.images.remove(tag, force=True)
+        except docker.errors.ImageNotFound:
+            pass
+        client.close()
+    collected = quinebox("gc")
+    assert collected.returncode == 0 and b"removed" in collected.stderr
