@@ -78,13 +78,16 @@ def main(argv: list[str]) -> int:
     _take_init_duties(config)
     _add_site_builtins()
     out = sys.stdout.buffer
-    _send(out, {
-        "hello": "quinebox-supervisor",
-        "protocol": PROTOCOL,
-        "python": ".".join(map(str, sys.version_info[:3])),
-        "work_counter": "sys.monitoring" if hasattr(sys, "monitoring") else "settrace",
-        "pid": os.getpid(),
-    })
+    _send(
+        out,
+        {
+            "hello": "quinebox-supervisor",
+            "protocol": PROTOCOL,
+            "python": ".".join(map(str, sys.version_info[:3])),
+            "work_counter": "sys.monitoring" if hasattr(sys, "monitoring") else "settrace",
+            "pid": os.getpid(),
+        },
+    )
     stdin = sys.stdin.buffer
     while True:
         line = stdin.readline(MAX_REQUEST_BYTES)

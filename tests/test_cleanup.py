@@ -41,8 +41,20 @@ def sandbox_processes(uids: set[int] | None = None) -> list[str]:
 def test_no_process_outlives_a_verification(fixture: str) -> None:
     before = set(sandbox_processes())  # other verifications may be running on this machine
     subprocess.run(
-        [sys.executable, "-m", "quinebox", "verify", str(HOSTILE / fixture), "--sandbox", "bwrap", "--quiet",
-         "--generations", "3", "--timeout", "2"],
+        [
+            sys.executable,
+            "-m",
+            "quinebox",
+            "verify",
+            str(HOSTILE / fixture),
+            "--sandbox",
+            "bwrap",
+            "--quiet",
+            "--generations",
+            "3",
+            "--timeout",
+            "2",
+        ],
         timeout=120,
         check=False,
     )

@@ -44,8 +44,19 @@ def test_sandbox_is_stdlib_only_and_imports_under_isolated_mode() -> None:
 def test_public_names() -> None:
     assert quinebox.__all__ == sorted(
         [
-            "BackendUnavailable", "Extraction", "InfraError", "Limits", "QuineboxError", "Report",
-            "SupervisorError", "UsageError", "Verdict", "__version__", "averify", "extract_program", "verify",
+            "BackendUnavailable",
+            "Extraction",
+            "InfraError",
+            "Limits",
+            "QuineboxError",
+            "Report",
+            "SupervisorError",
+            "UsageError",
+            "Verdict",
+            "__version__",
+            "averify",
+            "extract_program",
+            "verify",
         ]
     )
     for name in quinebox.__all__:

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from typing_extensions import override
@@ -29,6 +30,10 @@ WRITABLE = ("/box", "/tmp", "/dev/shm")
 TMPFS_BYTES = 64 * 1024 * 1024
 #: Interpreters tried in order when none is named; the first outside any home directory wins.
 INTERPRETERS = ("/usr/bin/python3", "/usr/local/bin/python3")
+#: Every bwrap is started from this one long-lived thread. --die-with-parent is PR_SET_PDEATHSIG, which
+#: fires when the *thread* that started the child ends: a session started from a short-lived thread
+#: (a lane's worker, a grader's) would die with it. This thread lives as long as the process.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quinebox-bwrap-spawner")
 #: Fresh uids for root-started sessions come from this range, far from any real account.
 UID_RANGE = (1_000_000, 2_000_000_000)
 
@@ -114,7 +119,8 @@ class BwrapBackend(SupervisedBackend):
             "--writable=" + ":".join(WRITABLE),
         ]
         try:
-            process = subprocess.Popen(
+            process = _SPAWNER.submit(
+                subprocess.Popen,
                 argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -124,7 +130,7 @@ class BwrapBackend(SupervisedBackend):
                 group=self._uid,
                 extra_groups=[] if self._uid is not None else None,
                 start_new_session=True,
-            )
+            ).result()
         except OSError as exc:
             raise BackendUnavailable(f"bwrap: cannot start bubblewrap: {exc}") from exc
         finally:

@@ -87,6 +87,8 @@ EXPIRES_LABEL = "org.quinebox.expires"
 """Unix time after which the container is fair game for any sweep."""
 
 TTL_ENV = "QUINEBOX_DOCKER_TTL"
+#: An OCI runtime registered with the engine, e.g. ``runsc`` (gVisor) for hostile workloads.
+RUNTIME_ENV = "QUINEBOX_DOCKER_RUNTIME"
 DEFAULT_TTL_S = 3600
 #: The host retires a session this long before its supervisor's time-to-live could end it mid-run.
 RETIRE_MARGIN_S = 10.0
@@ -523,6 +525,7 @@ def _container_spec(api: Any, image_id: str, ttl_s: int) -> dict[str, Any]:
         ipc_mode="private",
         init=True,
         auto_remove=True,
+        runtime=os.environ.get(RUNTIME_ENV) or None,
         log_config=docker.types.LogConfig(type=docker.types.LogConfig.types.NONE),
     )
     return {

@@ -27,3 +27,23 @@ def test_behaviour(backend: Backend, behaviour: str) -> None:
         return
     with pytest.raises(AssertionError):
         BEHAVIOURS[behaviour](backend)
+
+
+@pytest.mark.parametrize("wall", WALLS)
+def test_a_session_outlives_the_thread_that_opened_it(wall: str) -> None:
+    """Graders open sessions from worker threads; the session must not die when that thread ends."""
+    require_sandbox(wall)
+    import threading
+    import time
+
+    from tests.backends.conformance import run
+
+    backend = backends.create(wall)
+    opener = threading.Thread(target=backend.open)
+    opener.start()
+    opener.join()
+    try:
+        time.sleep(0.3)
+        assert run(backend, "print('alive')").stdout == b"alive\n"
+    finally:
+        backend.close()
