@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import tomllib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +17,8 @@ import jsonschema
 import pytest
 
 from quinebox.report.schema import REPORT_SCHEMA
-from tests.conftest import require_sandbox
+from tests.conftest import require_sandbox, sandbox_problem
+from tests.test_cleanup import sandbox_processes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CHECKS = ("runs", "output", "sequence", "self-similarity", "integrity", "linear-time", "determinism")
@@ -70,6 +75,23 @@ def test_manifest_is_complete_and_consistent() -> None:
     assert sum(f.verdict == "fail" and f.path.startswith("bad/") for f in MANIFEST) >= 8
 
 
+CANARY = f"quinebox-canary-{uuid.uuid4().hex}"
+SEEN_OUTPUT: list[bytes] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def canaries() -> Iterator[None]:
+    """Secrets planted in the host's home and /tmp while the fixtures run; no output may ever hold them."""
+    paths = [Path.home() / f".{CANARY}", Path(tempfile.gettempdir()) / CANARY]
+    for path in paths:
+        path.write_text(CANARY)
+    try:
+        yield
+    finally:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
 def verify(fixture: Fixture, sandbox: str) -> tuple[int, dict[str, object]]:
     result = subprocess.run(
         [
@@ -90,6 +112,7 @@ def verify(fixture: Fixture, sandbox: str) -> tuple[int, dict[str, object]]:
         capture_output=True,
         timeout=120,
     )
+    SEEN_OUTPUT.extend((result.stdout, result.stderr))
     assert result.returncode in (0, 1), result.stderr.decode(errors="replace")[-2000:]
     report = json.loads(result.stdout)
     jsonschema.validate(report, REPORT_SCHEMA)
@@ -110,3 +133,20 @@ def test_fixture_verdict(fixture: Fixture, sandbox: str) -> None:
     assert failure["check"] in (fixture.check, *fixture.alt), failure
     if fixture.generation is not None and failure["check"] == fixture.check:
         assert failure["generation"] == fixture.generation, failure
+
+
+def test_after_the_whole_suite_nothing_is_left_and_no_canary_leaked() -> None:
+    """Runs after every fixture above (pytest keeps file order): the host is as it was."""
+    assert SEEN_OUTPUT, "the fixtures ran before this test"
+    assert not [out for out in SEEN_OUTPUT if CANARY.encode() in out]
+    assert sandbox_processes() == []
+    leftovers = [name for name in os.listdir(tempfile.gettempdir()) if name.startswith("quinebox-")]
+    assert leftovers == []
+    if sandbox_problem("docker") is None:
+        import docker
+
+        client = docker.from_env()
+        try:
+            assert client.containers.list(all=True, filters={"label": "org.quinebox.session"}) == []
+        finally:
+            client.close()

@@ -41,6 +41,7 @@ class NoneBackend(SupervisedBackend):
 
     @override
     def _start(self) -> Channel:
+        self._remove_tmp()  # a restart after a lost session starts in a fresh folder, not beside the old one
         self._tmp = tempfile.mkdtemp(prefix="quinebox-none-")
         guest = os.path.join(self._tmp, "guest")
         box = os.path.join(self._tmp, "box")
@@ -76,6 +77,9 @@ class NoneBackend(SupervisedBackend):
     @override
     def close(self) -> None:
         super().close()
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

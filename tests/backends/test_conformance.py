@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -47,3 +48,16 @@ def test_a_session_outlives_the_thread_that_opened_it(wall: str) -> None:
         assert run(backend, "print('alive')").stdout == b"alive\n"
     finally:
         backend.close()
+
+
+def test_none_leaves_no_temp_dir_after_a_lost_session() -> None:
+    import tempfile
+
+    from tests.backends.conformance import run
+
+    before = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("quinebox-none-")}
+    with backends.create("none") as backend:
+        run(backend, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")  # the session restarts
+        run(backend, "print(1)")
+    after = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("quinebox-none-")}
+    assert after == before
