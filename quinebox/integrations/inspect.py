@@ -55,13 +55,12 @@ from inspect_ai.scorer import Scorer as InspectScorer
 from inspect_ai.solver import TaskState
 from inspect_ai.util import concurrency
 
-from quinebox import __version__
 from quinebox.api import averify
 from quinebox.checks import CHECKS
 from quinebox.errors import InfraError, UsageError
 from quinebox.extract import extract_program
-from quinebox.report.build import error_report
-from quinebox.report.model import Failure, Report, Verdict
+from quinebox.report.build import error_report, no_program_report
+from quinebox.report.model import Report
 from quinebox.sequences import parse_sequence
 
 __all__ = ["quinebox_scorer"]
@@ -150,17 +149,7 @@ def _explain(report: Report) -> str:
 
 def _no_program(reason: str, config: dict[str, Any], *, empty: bool) -> Score:
     """The model's failure to give a program: every key 0.0, the failure is the ``extract`` check."""
-    report = Report(
-        verdict=Verdict.FAIL,
-        failure=Failure("extract", None, reason),
-        checks=[],
-        generations=[],
-        score=0.0,
-        backend=None,
-        config=config,
-        duration_ms=0.0,
-        quinebox_version=__version__,
-    )
+    report = no_program_report(reason, config)
     return Score(
         value=_value(report),
         answer=None,
