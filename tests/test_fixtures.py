@@ -75,7 +75,7 @@ def test_manifest_is_complete_and_consistent() -> None:
     assert sum(f.verdict == "fail" and f.path.startswith("bad/") for f in MANIFEST) >= 8
 
 
-CANARY = f"quinebox-canary-{uuid.uuid4().hex}"
+CANARY = f"qbx-canary-{uuid.uuid4().hex}"
 SEEN_OUTPUT: list[bytes] = []
 
 
