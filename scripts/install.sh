@@ -16,4 +16,6 @@ if ! command -v bwrap >/dev/null; then
     as_root apt-get install -y -qq --no-install-recommends bubblewrap python3 >/dev/null
 fi
 python3 -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
+# pyenv puts console scripts on PATH through shims, made only on a rehash.
+if command -v pyenv >/dev/null; then pyenv rehash || true; fi
 command -v quinebox >/dev/null || echo "install.sh: installed; add $(python3 -m site --user-base)/bin to PATH" >&2
