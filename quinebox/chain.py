@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from quinebox.backends.base import Backend, RunRequest
 from quinebox.checks import CheckOptions, first_failure, run_checks
 from quinebox.limits import Limits
-from quinebox.record import Chain, Generation, RunKind, RunResult
+from quinebox.record import TWINS, Chain, Generation, RunKind, RunResult
 
 ProgressCallback = Callable[[Generation], None]
 
@@ -39,10 +39,6 @@ class ChainConfig:
 
 _SIGHTED = {RunKind.DEFAULT: False, RunKind.NEXT: True}
 _BLIND = {RunKind.DEFAULT_BLIND: False, RunKind.NEXT_BLIND: True}
-_AGAIN = {
-    RunKind.DEFAULT_AGAIN: (RunKind.DEFAULT, RunKind.DEFAULT_BLIND),
-    RunKind.NEXT_AGAIN: (RunKind.NEXT, RunKind.NEXT_BLIND),
-}
 
 
 def record_chain(
@@ -94,11 +90,11 @@ def record_chain(
             else:
                 blind_future = pool.submit(lane, blind_lane, _BLIND)
                 runs = lane(sighted_lane, _SIGHTED) | blind_future.result()
-            for again, (sighted_kind, blind_kind) in _AGAIN.items():
-                sighted, blind = runs.get(sighted_kind), runs.get(blind_kind)
+            for twins in TWINS:
+                sighted, blind = runs.get(twins.sighted), runs.get(twins.blind)
                 if sighted is not None and blind is not None and not sighted.same_behaviour(blind):
-                    runs[again] = sighted_lane.run(
-                        _request(program, config, sighted=True, next_run=sighted_kind is RunKind.NEXT)
+                    runs[twins.again] = sighted_lane.run(
+                        _request(program, config, sighted=True, next_run=twins.sighted is RunKind.NEXT)
                     )
             generation = Generation(index, program, runs)
             generations.append(generation)

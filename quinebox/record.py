@@ -84,6 +84,22 @@ class RunKind(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Twins:
+    """A sighted run, its blind twin, and the repeat of the sighted run recorded when the two differ."""
+
+    sighted: RunKind
+    blind: RunKind
+    again: RunKind
+
+
+#: The default run's twins and the --next run's twins, in that order.
+TWINS = (
+    Twins(RunKind.DEFAULT, RunKind.DEFAULT_BLIND, RunKind.DEFAULT_AGAIN),
+    Twins(RunKind.NEXT, RunKind.NEXT_BLIND, RunKind.NEXT_AGAIN),
+)
+
+
+@dataclass(frozen=True)
 class Generation:
     """Program k and every run recorded of it."""
 

@@ -10,32 +10,31 @@ from __future__ import annotations
 import difflib
 
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, text_excerpt
-from quinebox.record import Chain, RunKind
+from quinebox.record import TWINS, Chain, RunKind
 
 NAME = "determinism"
-_REPEATS = ((RunKind.DEFAULT, RunKind.DEFAULT_AGAIN), (RunKind.NEXT, RunKind.NEXT_AGAIN))
 
 
 def check_determinism(chain: Chain, options: CheckOptions) -> CheckResult:
     compared = 0
     for generation in chain.generations:
-        for first_kind, again_kind in _REPEATS:
-            first, again = generation.run(first_kind), generation.run(again_kind)
+        for twins in TWINS:
+            first, again = generation.run(twins.sighted), generation.run(twins.again)
             if first is None:
                 continue
-            blind = generation.run(RunKind.DEFAULT_BLIND if first_kind is RunKind.DEFAULT else RunKind.NEXT_BLIND)
             if again is None:
-                compared += blind is not None
+                # no repeat was needed: the blind twin, when there is one, repeated the run identically
+                compared += twins.blind in generation.runs
                 continue
             compared += 1
             if first.same_behaviour(again):
                 continue
-            what = "default" if first_kind is RunKind.DEFAULT else "--next"
+            what = "default" if twins.sighted is RunKind.DEFAULT else "--next"
             return failed(
                 NAME,
                 generation.index,
                 f"program {generation.index} printed different output when its {what} run was repeated",
-                run=first_kind.value,
+                run=twins.sighted.value,
                 first=text_excerpt(first.stdout),
                 again=text_excerpt(again.stdout),
                 diff=_diff(first.stdout, again.stdout),

@@ -11,14 +11,9 @@ first, means the program depends on its own file.
 from __future__ import annotations
 
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt, text_excerpt
-from quinebox.record import AuditEvent, Chain, RunKind
+from quinebox.record import TWINS, AuditEvent, Chain, RunKind
 
 NAME = "integrity"
-_PAIRS = (
-    (RunKind.DEFAULT, RunKind.DEFAULT_BLIND, RunKind.DEFAULT_AGAIN),
-    (RunKind.NEXT, RunKind.NEXT_BLIND, RunKind.NEXT_AGAIN),
-)
-
 _CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("socket.",), "uses the network"),
     (
@@ -63,8 +58,8 @@ def check_integrity(chain: Chain, options: CheckOptions) -> CheckResult:
                     call=str(event),
                     events={k.value: [str(e) for e in r.events] for k, r in generation.runs.items() if r.events},
                 )
-        for sighted_kind, blind_kind, again_kind in _PAIRS:
-            sighted, blind, again = (generation.run(k) for k in (sighted_kind, blind_kind, again_kind))
+        for twins in TWINS:
+            sighted, blind, again = (generation.run(k) for k in (twins.sighted, twins.blind, twins.again))
             if sighted is None or blind is None or sighted.same_behaviour(blind):
                 continue
             if again is None or not again.same_behaviour(sighted):
@@ -73,14 +68,14 @@ def check_integrity(chain: Chain, options: CheckOptions) -> CheckResult:
                 NAME,
                 generation.index,
                 f"reads its own source: without its file, program {generation.index} behaves differently "
-                f"({_run_name(sighted_kind)})",
-                run=sighted_kind.value,
+                f"({_run_name(twins.sighted)})",
+                run=twins.sighted.value,
                 with_file=text_excerpt(sighted.stdout),
                 without_file=text_excerpt(blind.stdout),
                 without_file_status=blind.status.value,
                 without_file_stderr=tail_excerpt(blind.stderr),
             )
-    blind_runs = sum(1 for g in chain.generations for k in g.runs if k in (RunKind.DEFAULT_BLIND, RunKind.NEXT_BLIND))
+    blind_runs = sum(twins.blind in g.runs for g in chain.generations for twins in TWINS)
     return passed(
         NAME,
         f"no audited side channel, and {blind_runs} runs without a source file behaved the same",
