@@ -72,7 +72,9 @@ def verify(
     with ExitStack() as stack:
         if backend is None:
             name = backends.resolve(sandbox)
-            sessions = _open_sessions(name, stack)
+            sessions = open_lanes(name)
+            for session in sessions:
+                stack.callback(session.close)
         else:
             sessions = [backend] if isinstance(backend, Backend) else list(backend)
         chain = record_chain(source, config, sessions, on_generation)
@@ -130,14 +132,21 @@ def read_program(program: str | bytes | os.PathLike[str]) -> bytes:
     return data
 
 
-def _open_sessions(name: str, stack: ExitStack) -> list[Backend]:
-    """Two sessions of the named wall (the sighted and the blind lane), started at once: a container takes ~0.15 s."""
+def open_lanes(name: str) -> list[Backend]:
+    """Two opened sessions of the named wall, the sighted and the blind lane, started at once.
+
+    A container takes about 0.15 s to start, so the two start together. If either fails to
+    open, both are closed before the error propagates.
+    """
     created = [backends.create(name) for _ in range(2)]
-    for backend in created:
-        stack.callback(backend.close)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for future in [pool.submit(backend.open) for backend in created]:
-            future.result()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(backend.open) for backend in created]:
+                future.result()
+    except BaseException:
+        for backend in created:
+            backend.close()
+        raise
     return created
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from quinebox import backends
-from quinebox.api import verify, verify_response
+from quinebox.api import open_lanes, verify, verify_response
 from quinebox.backends.base import Backend
 from quinebox.errors import InfraError, UsageError
 from quinebox.limits import Limits
@@ -104,21 +104,11 @@ def read_rows(path: Path, options: GradeOptions) -> list[Row]:
     return rows
 
 
-def already_graded(out: Path, options: GradeOptions) -> set[str]:
+def already_graded(out: Path) -> set[str]:
     """Ids in the output file with a final (pass or fail) verdict; error rows are graded again."""
-    done: set[str] = set()
     if not out.exists():
-        return done
-    for text in out.read_text(encoding="utf-8").splitlines():
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue  # a line cut short by an interruption
-        if not isinstance(data, dict) or not isinstance(data.get(RESULT_KEY), dict):
-            continue
-        if data[RESULT_KEY].get("verdict") in ("pass", "fail"):
-            done.add(str(data[RESULT_KEY].get("id")))
-    return done
+        return set()
+    return {str(grade.get("id")) for grade in iter_graded(out) if grade.get("verdict") in ("pass", "fail")}
 
 
 def grade_file(
@@ -136,7 +126,7 @@ def grade_file(
     """
     started = time.perf_counter()
     rows = read_rows(source, options)
-    done = already_graded(out, options)
+    done = already_graded(out)
     todo = [row for row in rows if row.key not in done]
     summary = Summary(skipped=len(rows) - len(todo))
     if on_start is not None:
@@ -229,11 +219,7 @@ class _Workers:
     def sessions(self) -> list[Backend]:
         current: list[Backend] | None = getattr(self._local, "sessions", None)
         if current is None:
-            current = []
-            for _ in range(2):
-                backend = backends.create(self._sandbox)
-                backend.open()
-                current.append(backend)
+            current = open_lanes(self._sandbox)
             with self._lock:
                 self._all.extend(current)
             self._local.sessions = current
