@@ -3,6 +3,7 @@
     >>> import quinebox
     >>> report = quinebox.verify(Path("prog.py"), generations=50)
     >>> report.passed, report.failure
+    >>> quinebox.verify_response(model_answer_text, generations=50)  # the program found in a response
 
 Names are loaded on first use, so that importing one submodule (the checks,
 the report model) does not pull in the sandbox machinery.
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "verify": "quinebox.api",
     "averify": "quinebox.api",
+    "verify_response": "quinebox.api",
     "extract_program": "quinebox.extract",
     "Extraction": "quinebox.extract",
     "Limits": "quinebox.limits",
@@ -33,7 +35,7 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
-    from quinebox.api import averify, verify  # noqa: F401
+    from quinebox.api import averify, verify, verify_response  # noqa: F401
     from quinebox.errors import BackendUnavailable, InfraError, QuineboxError, SupervisorError, UsageError  # noqa: F401
     from quinebox.extract import Extraction, extract_program  # noqa: F401
     from quinebox.limits import Limits  # noqa: F401

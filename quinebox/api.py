@@ -1,8 +1,10 @@
-"""verify() and averify(): a candidate in, a Report out.
+"""verify(), verify_response() and averify(): a candidate in, a Report out.
 
 Infrastructure failures raise `InfraError` (never a failing Report), so that
 graders can keep them apart from candidate failures; everything the candidate
-does, including having no program at all, is a Report.
+does, including having no program at all, is a Report. A program in a language
+quinebox does not judge yet is a Report too, with verdict ``not_judged``, and
+nothing is run.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 from quinebox import backends
 from quinebox.backends.base import Backend
 from quinebox.chain import ChainConfig, ProgressCallback, record_chain
-from quinebox.checks import CheckOptions, run_checks
+from quinebox.checks import CheckOptions
 from quinebox.errors import UsageError
+from quinebox.judge import judge
+from quinebox.languages import is_judged, language_of
 from quinebox.limits import Limits
-from quinebox.report.build import build_report
+from quinebox.report.build import build_report, not_judged_report
 from quinebox.report.model import Backend as BackendInfo
 from quinebox.report.model import Report
 from quinebox.sequences import Sequence as IntSequence
@@ -48,7 +52,7 @@ def verify(
 
     Args:
         program: the source as str or bytes, or a path to it (a `pathlib.Path` or `os.PathLike`).
-        generations: N; programs P0..PN are run, N+1 numbers in all.
+        generations: N, the ``--next`` steps: programs P0..PN are run, N+1 numbers in all; at least 1.
         sequence: ``fibonacci``, ``lucas``, two seeds ``"a,b"``, or a `Sequence`.
         sandbox: ``auto``, ``bwrap``, ``docker`` or ``none`` (unisolated; the report says so).
         next_flag: the argument that asks a program for its successor.
@@ -63,10 +67,23 @@ def verify(
     """
     started = time.perf_counter()
     source = read_program(program)
-    if generations < 0:
-        raise UsageError(f"generations must be 0 or more, got {generations}")
+    check_generations(generations)
     spec = sequence if isinstance(sequence, IntSequence) else parse_sequence(sequence)
     limits = limits if limits is not None else Limits.from_env()
+    report_config = config_of(
+        {
+            "generations": generations,
+            "sequence": spec,
+            "next_flag": next_flag,
+            "keep_going": keep_going,
+            "limits": limits,
+            "sandbox": sandbox if backend is None else "given",
+        }
+    )
+    suffix = Path(program).suffix if isinstance(program, os.PathLike) else ""
+    language = _language(source, suffix)
+    if not is_judged(language):
+        return not_judged_report(language, report_config)
     check_options = CheckOptions(sequence=spec, work_budget=limits.work)
     config = ChainConfig(generations, next_flag, limits, keep_going, check_options)
     with ExitStack() as stack:
@@ -79,35 +96,57 @@ def verify(
             sessions = [backend] if isinstance(backend, Backend) else list(backend)
         chain = record_chain(source, config, sessions, on_generation)
         info = _backend_info(sessions[0])
-    # A chain cut short of N has a last program whose successor never printed: judge it as unfinished.
-    results = run_checks(chain, replace(check_options, partial=len(chain.generations) < generations + 1))
-    report_config = _config_of(
-        {
-            "generations": generations,
-            "sequence": spec.name,
-            "next_flag": next_flag,
-            "keep_going": keep_going,
-            "limits": limits,
-        }
-    )
-    return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000)
+    # The failure as recording finds it, generation by generation, so that keep_going never changes it.
+    results, first = judge(chain, check_options, prefixes_checked=not keep_going)
+    return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000, first)
 
 
 def verify_response(response: str, **options: Any) -> Report:
     """Verify the program found in a model's whole response; no program is a failing report, not an error.
 
+    The program is chosen by the rule in `quinebox.extract`; the report's ``extraction`` says which
+    block was chosen and why. A program in a language quinebox does not judge is ``not_judged``.
+
     Args:
         response: the model's text, with the program in a fenced block or unfenced.
         **options: as for `verify`.
+
+    Raises:
+        InfraError: the sandbox failed; the candidate is not to blame.
+        UsageError: an option cannot be used.
     """
     from quinebox.extract import extract_program
     from quinebox.report.build import no_program_report
 
-    extraction = extract_program(response)
+    check_generations(options.get("generations", 50))
+    extraction = extract_program(response, options.get("next_flag", "--next"))
+    info = extraction_info(extraction)
+    config = config_of(options)
     if extraction.program is None:
-        return no_program_report(extraction.reason, _config_of(options))
+        return replace(no_program_report(extraction.reason, config), extraction=info)
+    if not is_judged(extraction.language):
+        return replace(not_judged_report(extraction.language, config), extraction=info)
     report = verify(extraction.program, **options)
-    return replace(report, notes=[*report.notes, f"program extracted from the response ({extraction.rule})"])
+    note = f"program extracted from the response ({extraction.rule})"
+    return replace(report, extraction=info, notes=[*report.notes, note])
+
+
+def extraction_info(extraction: Any) -> Any:
+    """The report's record of a `quinebox.extract.Extraction`: rule, reason, block count, block and line."""
+    from quinebox.report.model import Extraction as ExtractionInfo
+
+    return ExtractionInfo(extraction.rule, extraction.reason, extraction.candidates, extraction.block, extraction.line)
+
+
+def check_generations(generations: object) -> int:
+    """N as given, if it is a whole number of at least 1: a chain that never ran ``--next`` proves nothing.
+
+    Raises:
+        UsageError: N is not a whole number of at least 1.
+    """
+    if isinstance(generations, bool) or not isinstance(generations, int) or generations < 1:
+        raise UsageError(f"generations must be a whole number of at least 1, got {generations!r}")
+    return generations
 
 
 async def averify(program: str | bytes | os.PathLike[str], **options: Any) -> Report:
@@ -150,17 +189,34 @@ def open_lanes(name: str) -> list[Backend]:
     return created
 
 
-def _config_of(options: dict[str, Any]) -> dict[str, Any]:
-    """The report's `config`: what the verification was asked to do, with defaults filled in."""
+def config_of(options: dict[str, Any]) -> dict[str, Any]:
+    """The report's `config`: what the verification was asked to do, with defaults filled in.
+
+    Always the same keys: generations, sequence, next_flag, keep_going, sandbox (as asked: ``auto``
+    stays ``auto``; ``report.backend`` says what was used, or ``given`` for an injected backend) and limits.
+    """
     limits = options.get("limits") or Limits.from_env()
     sequence = options.get("sequence", "fibonacci")
+    if not isinstance(sequence, IntSequence):
+        sequence = parse_sequence(str(sequence))
+    sandbox = "given" if options.get("backend") is not None else str(options.get("sandbox", "auto"))
     return {
         "generations": options.get("generations", 50),
-        "sequence": sequence.name if isinstance(sequence, IntSequence) else str(sequence),
+        "sequence": sequence.name,
         "next_flag": options.get("next_flag", "--next"),
         "keep_going": options.get("keep_going", False),
+        "sandbox": sandbox,
         "limits": limits.to_dict(),
     }
+
+
+def _language(source: bytes, suffix: str) -> str:
+    """The program's language; bytes that are not UTF-8 are judged (and fail) as Python."""
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError:
+        return "python"
+    return language_of(text, suffix=suffix)
 
 
 def _backend_info(backend: Backend) -> BackendInfo:

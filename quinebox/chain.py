@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from quinebox.backends.base import Backend, RunRequest
-from quinebox.checks import CheckOptions, first_failure, run_checks
+from quinebox.checks import ChainJudge, CheckOptions
 from quinebox.limits import Limits
 from quinebox.record import TWINS, Chain, Generation, RunKind, RunResult
 
@@ -66,6 +66,7 @@ def record_chain(
     program: bytes | None = source
     # Judge only what later generations cannot change: the early stop must agree with the final verdict.
     while_recording = replace(config.check_options, partial=True)
+    judge = ChainJudge(while_recording)
     pool = ThreadPoolExecutor(max_workers=2 if blind_lane is not sighted_lane else 1)
     try:
         for index in range(config.generations + 1):
@@ -102,8 +103,8 @@ def record_chain(
                 on_generation(generation)
             if last:
                 break
-            partial = Chain(tuple(generations), config.generations)
-            if not config.keep_going and first_failure(run_checks(partial, while_recording)) is not None:
+            # Each check judges only what this generation adds, carrying its state: recording stays linear.
+            if not config.keep_going and judge.add(generation) is not None:
                 stopped = f"stopped at generation {index}: a check failed"
                 break
             program = _next_program(runs.get(RunKind.NEXT))

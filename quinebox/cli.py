@@ -1,7 +1,9 @@
-"""The `quinebox` command: verify, grade, doctor, schema, image, gc.
+"""The `quinebox` command: verify, grade, merge, serve, show, doctor, schema, image, gc, lm-eval-path.
 
-Human output goes to stderr, data (`--json`) to stdout. Exit codes: 0 pass,
-1 fail, 2 usage error, 3 infrastructure error, 130 interrupted. No user ever
+Human output goes to stderr, data (`--json`, and reports asked for such as
+`doctor`'s table) to stdout. Exit codes: 0 pass, 1 fail, 2 usage error,
+3 infrastructure error, 4 not judged (a language quinebox does not judge yet),
+130 interrupted. No user ever
 sees a traceback: every expected failure becomes a one-line message.
 """
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from quinebox.report.model import Report
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_NOT_JUDGED = 4
 
 app = typer.Typer(
     name="quinebox",
@@ -30,21 +33,75 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _plain_arguments() -> None:
+    """Show arguments as click does (``PROGRAM``), not as recent typer does (``{PROGRAM}``, ``PROGRAM <str>``)."""
+    from typer.core import TyperArgument
+
+    def usage(self: Any) -> str:
+        name = str(self.metavar or self.name).upper()
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+    if hasattr(TyperArgument, "_usage_display_name"):
+        TyperArgument._usage_display_name = usage  # type: ignore[method-assign]
+    if hasattr(TyperArgument, "display_type_rich"):
+        TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+
+
+_plain_arguments()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from quinebox import __version__
+
+        typer.echo(f"quinebox {__version__}")
+        raise typer.Exit(EXIT_PASS)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Verify self-reproducing Fibonacci programs (quine chains) in a sandbox, with evidence."""
+
 
 # Options shared by verify and grade: one definition, one help text.
 Generations = Annotated[
-    int, typer.Option("--generations", "-n", min=0, envvar="QUINEBOX_GENERATIONS", help="N: run P0..PN (N+1 numbers).")
+    int,
+    typer.Option(
+        "--generations",
+        "-n",
+        min=1,
+        metavar="N",
+        envvar="QUINEBOX_GENERATIONS",
+        help="N --next steps: run programs P0..PN (N+1 numbers); at least 1.",
+    ),
 ]
-SequenceOpt = Annotated[str, typer.Option("--sequence", help="fibonacci, lucas, or two seeds like 2,1.")]
+SequenceOpt = Annotated[str, typer.Option("--sequence", metavar="S", help="fibonacci, lucas, or two seeds like 2,1.")]
 Sandbox = Annotated[
-    str, typer.Option("--sandbox", envvar="QUINEBOX_SANDBOX", help="auto, bwrap, docker or none (none: not isolated).")
+    str,
+    typer.Option(
+        "--sandbox", metavar="NAME", envvar="QUINEBOX_SANDBOX", help="auto, bwrap, docker or none (none: not isolated)."
+    ),
 ]
-Timeout = Annotated[float | None, typer.Option("--timeout", help="Wall seconds per run.", min=0.1)]
-Memory = Annotated[int | None, typer.Option("--memory", help="Memory limit per process, MiB.", min=16)]
-OutputBytes = Annotated[int | None, typer.Option("--output-bytes", help="Output bytes kept per stream.", min=64)]
-WorkBudget = Annotated[int | None, typer.Option("--work-budget", help="Work units per run.", min=1000)]
-JunitXml = Annotated[Path | None, typer.Option("--junit-xml", help="Also write a JUnit XML report to this path.")]
+Timeout = Annotated[float | None, typer.Option("--timeout", metavar="S", help="Wall seconds per run.", min=0.1)]
+Memory = Annotated[int | None, typer.Option("--memory", metavar="MIB", help="Memory limit per process, MiB.", min=16)]
+OutputBytes = Annotated[
+    int | None, typer.Option("--output-bytes", metavar="N", help="Output bytes kept per stream.", min=64)
+]
+WorkBudget = Annotated[int | None, typer.Option("--work-budget", metavar="N", help="Work units per run.", min=1000)]
+JunitXml = Annotated[
+    Path | None, typer.Option("--junit-xml", metavar="PATH", help="Also write a JUnit XML report to this path.")
+]
+HtmlOut = Annotated[
+    Path | None, typer.Option("--html", metavar="PATH", help="Also write a self-contained HTML page to this path.")
+]
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -54,12 +111,14 @@ def _fail(code: int, message: str) -> NoReturn:
 
 @app.command()
 def verify(
-    program: Annotated[str, typer.Argument(help="Path to the candidate program, or - to read it from stdin.")],
+    program: Annotated[
+        str, typer.Argument(metavar="PROGRAM", help="Path to the candidate program, or - to read it from stdin.")
+    ],
     generations: Generations = 50,
     sequence: SequenceOpt = "fibonacci",
-    next_flag: Annotated[str, typer.Option("--next-flag", help="The argument that asks for the next program.")] = (
-        "--next"
-    ),
+    next_flag: Annotated[
+        str, typer.Option("--next-flag", metavar="FLAG", help="The argument that asks for the next program.")
+    ] = "--next",
     sandbox: Sandbox = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Do not stop at the first failing generation.")] = (
@@ -73,9 +132,19 @@ def verify(
     output_bytes: OutputBytes = None,
     work_budget: WorkBudget = None,
     junit_xml: JunitXml = None,
+    html: HtmlOut = None,
+    save_programs: Annotated[
+        Path | None, typer.Option("--save-programs", help="Write P0..PN into this directory as gen-000.py ...")
+    ] = None,
+    show_program: Annotated[
+        bool, typer.Option("--show-program", help="Print the program that was verified (P0) on stderr.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or report on stderr.")] = False,
 ) -> None:
-    """Run PROGRAM through N --next generations in a sandbox and judge every check."""
+    """Run PROGRAM through N --next generations in a sandbox and judge every check.
+
+    Exit codes: 0 pass, 1 fail, 2 usage error, 3 infrastructure error, 4 not judged, 130 interrupted.
+    """
     from quinebox.api import read_program, verify_response
     from quinebox.api import verify as run_verify
     from quinebox.report import render_rich
@@ -97,31 +166,73 @@ def verify(
         "keep_going": keep_going,
         "on_generation": progress.advance if progress is not None else None,
     }
+    if not from_response and _looks_like_response(program, source):
+        typer.echo(
+            f"quinebox: {program} looks like a model's response (Markdown, code fences); "
+            "add --from-response to find the program in it",
+            err=True,
+        )
     try:
         if progress is not None:
             progress.start()
         if from_response:
             report = verify_response(source.decode("utf-8", "surrogateescape"), **options)
         else:
-            report = run_verify(source, **options)
+            report = run_verify(_as_path(program, source), **options)
     except UsageError as exc:
         _stop(progress)
         _fail(EXIT_USAGE, str(exc))
     except InfraError as exc:
         _stop(progress)
+        from quinebox.api import config_of
         from quinebox.report.build import error_report
 
-        report = error_report(str(exc), {"generations": generations, "sandbox": sandbox}, 0.0)
+        report = error_report(str(exc), config_of(options), 0.0)
         _emit(report, as_json, junit_xml, program)
+        _emit_pages(report, html, None)
         _fail(EXIT_INFRA, f"infrastructure error: {exc}")
     except KeyboardInterrupt:
         _stop(progress)
         _fail(EXIT_INTERRUPTED, "interrupted")
     _stop(progress)
     _emit(report, as_json, junit_xml, program)
+    _emit_pages(report, html, save_programs)
     if not quiet:
         render_rich.render(report, console)
-    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+    if show_program:
+        _show_program(report, source, from_response, as_json)
+    raise typer.Exit(_exit_code(report))
+
+
+def _show_program(report: Report, source: bytes, from_response: bool, as_json: bool) -> None:
+    """P0 as verified: on stdout, the user asked for it, unless stdout carries the JSON report."""
+    from quinebox.extract import extract_program
+    from quinebox.report import render_rich
+
+    text = source.decode("utf-8", "replace")
+    fallback = extract_program(text, report.config.get("next_flag", "--next")).program if from_response else text
+    console = render_rich.stderr_console() if as_json else render_rich.stdout_console()
+    render_rich.show_program(report, fallback, console)
+
+
+def _exit_code(report: Report) -> int:
+    from quinebox.report.model import Verdict
+
+    codes = {Verdict.PASS: EXIT_PASS, Verdict.FAIL: EXIT_FAIL, Verdict.ERROR: EXIT_INFRA}
+    return codes.get(report.verdict, EXIT_NOT_JUDGED)
+
+
+def _as_path(program: str, source: bytes) -> bytes | Path:
+    """The path itself when verifying a file (its extension tells the language), the bytes for stdin."""
+    return source if program == "-" else Path(program)
+
+
+def _looks_like_response(program: str, source: bytes) -> bool:
+    """A Markdown file, or text with a code fence or Markdown headings: a response, not a program."""
+    if Path(program).suffix.lower() in (".md", ".markdown", ".txt"):
+        return True
+    text = source[:65536].decode("utf-8", "replace")
+    return "\n```" in "\n" + text or "\n~~~" in "\n" + text
 
 
 def _emit(report: Report, as_json: bool, junit_xml: Path | None, program: str) -> None:
@@ -130,7 +241,35 @@ def _emit(report: Report, as_json: bool, junit_xml: Path | None, program: str) -
     if junit_xml is not None:
         from quinebox.report.render_junit import verify_junit
 
-        _write(junit_xml, verify_junit(report, "stdin" if program == "-" else Path(program).name))
+        _write(junit_xml, verify_junit(report, "stdin" if program == "-" else _relative(program)))
+
+
+def _relative(program: str) -> str:
+    """The path as a JUnit classname: relative to the working directory when under it, so names never collide."""
+    import os
+
+    path = Path(program)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return os.path.normpath(program)
+
+
+def _emit_pages(report: Report, html: Path | None, programs: Path | None) -> None:
+    """The HTML page and the saved programs, when asked for."""
+    if html is not None:
+        from quinebox.report.render_html import render
+
+        _write(html, render(report))
+    if programs is not None:
+        from quinebox.report.programs import save_programs
+
+        try:
+            _, missing = save_programs(report, programs)
+        except UsageError as exc:
+            _fail(EXIT_USAGE, str(exc))
+        if missing:
+            typer.echo(f"quinebox: programs not in the report (too large), not saved: {missing}", err=True)
 
 
 def _write(path: Path, text: str) -> None:
@@ -163,25 +302,55 @@ def _limits(timeout: float | None, memory: int | None, output_bytes: int | None,
 
 @app.command()
 def grade(
-    samples: Annotated[Path, typer.Argument(help="A JSONL file: one JSON object per line.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Graded JSONL; rows already graded there are skipped.")],
-    field: Annotated[str, typer.Option("--field", help="The key holding the model's response.")] = "response",
-    id_field: Annotated[str, typer.Option("--id-field", help="The key identifying a row.")] = "id",
+    samples: Annotated[
+        Path, typer.Argument(metavar="SAMPLES", help="A JSONL file: one JSON object per line; - reads stdin.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="PATH", help="Graded JSONL; rows graded there with the same settings are kept."
+        ),
+    ],
+    field: Annotated[
+        str, typer.Option("--field", metavar="KEY", help="The key holding the model's response.")
+    ] = "response",
+    id_field: Annotated[str, typer.Option("--id-field", metavar="KEY", help="The key identifying a row.")] = "id",
     raw: Annotated[bool, typer.Option("--raw", help="The field is the program itself, not a response.")] = False,
     generations: Generations = 50,
     sequence: SequenceOpt = "fibonacci",
     sandbox: Sandbox = "auto",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Verifications at once.")] = 2,
-    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries of a row after an infra error.")] = 2,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, help="Verifications at once.")] = 2,
+    retries: Annotated[
+        int, typer.Option("--retries", metavar="N", min=0, help="Retries of a row after an infra error.")
+    ] = 2,
+    regrade: Annotated[
+        bool, typer.Option("--regrade", help="Grade again the rows of --out graded with other settings.")
+    ] = False,
+    full_reports: Annotated[
+        bool, typer.Option("--full-reports", help="Store each row's whole report under quinebox.report.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="K/N", help="K/N: grade only shard K of N (stable hash of the id mod N)."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Grade on a Ray actor pool, one actor per CPU: local (join or start one here), auto, HOST:PORT.",
+        ),
+    ] = None,
     timeout: Timeout = None,
     memory: Memory = None,
     output_bytes: OutputBytes = None,
     work_budget: WorkBudget = None,
     junit_xml: JunitXml = None,
+    html: HtmlOut = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")] = False,
 ) -> None:
     """Grade every model response in SAMPLES, adding a verdict to each row; resumable."""
-    from quinebox.grade import GradeOptions, grade_file, iter_graded
+    from quinebox.grade import GradeOptions, grade_file, iter_graded, parse_shard
     from quinebox.report import render_rich
 
     try:
@@ -195,6 +364,9 @@ def grade(
             jobs=jobs,
             retries=retries,
             limits=_limits(timeout, memory, output_bytes, work_budget),
+            shard=parse_shard(shard) if shard is not None else None,
+            regrade=regrade,
+            full_reports=full_reports,
         )
     except UsageError as exc:
         _fail(EXIT_USAGE, str(exc))
@@ -203,13 +375,17 @@ def grade(
     try:
         if progress is not None:
             progress.start()
+        engine = _ray_engine(ray_address) if ray_address is not None else None
         summary = grade_file(
             samples,
             out,
             options,
             on_row=progress.advance if progress is not None else None,
             on_start=progress.set_total if progress is not None else None,
+            engine=engine,
         )
+        if engine is not None and not quiet:
+            typer.echo(f"quinebox: graded on {engine.actors} Ray actors across {engine.nodes} nodes", err=True)
     except UsageError as exc:
         _stop(progress)
         _fail(EXIT_USAGE, str(exc))
@@ -223,10 +399,99 @@ def grade(
     if junit_xml is not None:
         from quinebox.report.render_junit import grade_junit
 
-        _write(junit_xml, grade_junit(iter_graded(out), samples.name))
+        _write(junit_xml, grade_junit(iter_graded(out), "stdin" if str(samples) == "-" else _relative(str(samples))))
+    if html is not None:
+        _write_grade_page(out, html, field, raw, samples.name)
     if not quiet:
         render_rich.render_grade_summary(summary, console)
     raise typer.Exit(EXIT_INFRA if summary.verdicts.get("error") else EXIT_PASS)
+
+
+def _ray_engine(address: str) -> Any:
+    from importlib.util import find_spec
+
+    if find_spec("ray") is None:
+        raise UsageError("--ray needs Ray: pip install 'quinebox[ray]'")
+    from quinebox.integrations.ray import RayEngine
+
+    return RayEngine(None if address == "local" else address)
+
+
+@app.command()
+def merge(
+    outs: Annotated[list[Path], typer.Argument(help="Graded JSONL files, e.g. the shards of one split.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The joined JSONL, one row per id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Join graded shards into one file and print the whole file's summary."""
+    from quinebox.grade import merge_files
+
+    try:
+        summary = merge_files(outs, out)
+    except UsageError as exc:
+        _fail(EXIT_USAGE, str(exc))
+    whole = summary.whole
+    assert whole is not None
+    if as_json:
+        fields = {"rows": whole.rows, "verdicts": whole.verdicts, "failing": whole.failing, "errors": whole.errors}
+        fields |= {"not_judged": whole.not_judged, "pass_rate": whole.pass_rate, "mean_score": whole.mean_score}
+        typer.echo(json.dumps(fields))
+    fails = ", ".join(f"{check} {len(ids)}" for check, ids in sorted(whole.failing.items(), key=lambda i: -len(i[1])))
+    parts = [f"pass {whole.verdicts.get('pass', 0)}", f"fail {whole.verdicts.get('fail', 0)}"]
+    parts[-1] += f" ({fails})" if fails else ""
+    parts += [f"{v} {n}" for v, n in whole.verdicts.items() if v not in ("pass", "fail")]
+    rate = "" if whole.pass_rate is None else f"; pass rate {whole.pass_rate:.3f}"
+    typer.echo(f"merged {len(outs)} files into {out}: {whole.rows} rows; " + ", ".join(parts) + rate, err=True)
+    raise typer.Exit(EXIT_INFRA if whole.verdicts.get("error") else EXIT_PASS)
+
+
+@app.command("lm-eval-path")
+def lm_eval_path() -> None:
+    """Print the folder holding the lm-evaluation-harness task (for --include_path)."""
+    from quinebox.integrations.lm_eval import task_path
+
+    typer.echo(str(task_path()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; loopback unless told.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 8321,
+    generations: Annotated[int, typer.Option("--generations", "-n", min=0, help="Default N per request.")] = 20,
+    sandbox: Sandbox = "auto",
+    max_in_flight: Annotated[int | None, typer.Option("--max-in-flight", min=1, help="Then 503.")] = None,
+    deadline: Annotated[float, typer.Option("--deadline", min=1, help="Seconds per request, then 504.")] = 300.0,
+    max_body: Annotated[int, typer.Option("--max-body", min=1024, help="Request body bytes, then 413.")] = 8 << 20,
+) -> None:
+    """Serve /verify, /grade, /get_reward (OpenRLHF) and /healthz over HTTP until SIGTERM."""
+    try:
+        from quinebox.serve import ServeOptions, listen, run
+    except ImportError as exc:
+        _fail(EXIT_USAGE, f"serve needs {exc.name}: pip install 'quinebox[serve]'")
+    try:
+        options = ServeOptions(
+            host=host, port=port, generations=generations, sandbox=sandbox, deadline_s=deadline, max_body_bytes=max_body
+        )
+        if max_in_flight is not None:
+            from dataclasses import replace
+
+            options = replace(options, max_in_flight=max_in_flight)
+        options.validated()
+        from quinebox import backends
+
+        backends.resolve(sandbox)  # fail fast, with the fix, if no sandbox works
+        sock = listen(host, port)
+    except UsageError as exc:
+        _fail(EXIT_USAGE, str(exc))
+    except InfraError as exc:
+        _fail(EXIT_INFRA, f"infrastructure error: {exc}")
+    bound_host, bound_port = sock.getsockname()[:2]
+    typer.echo(f"quinebox: serving on http://{bound_host}:{bound_port}", err=True)
+    try:
+        run(options, sock)
+    except KeyboardInterrupt:
+        pass  # uvicorn has already finished what was in flight and closed the lanes
+    typer.echo("quinebox: stopped", err=True)
 
 
 image_app = typer.Typer(help="The docker sandbox image.", no_args_is_help=True)
@@ -284,13 +549,54 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print findings 
     if as_json:
         typer.echo(json.dumps([f.to_dict() for f in findings], indent=2))
     else:
-        for finding in findings:
+        for finding in findings:  # the table the user asked for: stdout, so that it pipes into grep
             mark = "ok  " if finding.ok else "FAIL"
-            typer.echo(f"{mark} {finding.name:7} {finding.detail}", err=True)
+            typer.echo(f"{mark} {finding.name:7} {finding.detail}")
             if finding.fix:
-                typer.echo(f"     {'':7} fix: {finding.fix}", err=True)
+                typer.echo(f"     {'':7} fix: {finding.fix}")
     usable = [f for f in findings if f.ok and f.name in ("bwrap", "docker")]
     raise typer.Exit(EXIT_PASS if usable else EXIT_INFRA)
+
+
+def _write_grade_page(out: Path, html: Path, field: str, raw: bool, title: str) -> None:
+    from quinebox.report.graded import graded_rows, read_graded
+    from quinebox.report.render_html import render_grade
+
+    try:
+        rows = list(graded_rows(read_graded(out), field, raw))
+    except UsageError as exc:
+        _fail(EXIT_USAGE, str(exc))
+    _write(html, render_grade(rows, title))
+
+
+@app.command()
+def show(
+    graded: Annotated[
+        Path, typer.Argument(metavar="GRADED", help="A graded JSONL file, as written by quinebox grade --out.")
+    ],
+    row_id: Annotated[str, typer.Argument(metavar="ID", help="The id of the row to show.")],
+    html: HtmlOut = None,
+    field: Annotated[str, typer.Option("--field", help="The key holding the model's response.")] = "response",
+    raw: Annotated[bool, typer.Option("--raw", help="The field is the program itself, not a response.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the row's grade as JSON on stdout.")] = False,
+) -> None:
+    """Show one graded row: its verdict panel, and with --html its page."""
+    from quinebox.report import render_rich
+    from quinebox.report.graded import RESULT_KEY, graded_rows, read_graded, row_report
+    from quinebox.report.render_html import render_row
+
+    try:
+        rows = [r for r in read_graded(graded) if str(r[RESULT_KEY].get("id")) == row_id]
+    except UsageError as exc:
+        _fail(EXIT_USAGE, str(exc))
+    if not rows:
+        _fail(EXIT_USAGE, f"no graded row with id {row_id!r} in {graded}")
+    row = list(graded_rows(rows, field, raw))[-1]
+    if as_json:
+        typer.echo(json.dumps(row.grade, ensure_ascii=False))
+    if html is not None:
+        _write(html, render_row(row))
+    render_rich.render(row_report(row), render_rich.stderr_console())
 
 
 @app.command()

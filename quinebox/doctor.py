@@ -1,8 +1,14 @@
-"""Which sandboxes work on this machine, proven by running a program in each, with the fix for each that does not."""
+"""Which sandboxes work on this machine, proven by running a program in each, with the fix for each that does not.
+
+The table is what the user asked for, so the CLI prints it on stdout. Fixes name only what an
+installed quinebox has: a checkout's helper scripts are left out when they are not there.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from quinebox import backends
 from quinebox.backends.base import RunRequest
@@ -52,7 +58,7 @@ def _probe(name: str) -> Finding:
     problem = backends.problems(name)
     if problem is not None:
         detail, _, fix = problem.partition("; ")
-        return Finding(name, False, detail, fix or None)
+        return Finding(name, False, detail, _installed_only(fix) or None)
     try:
         with backends.create(name) as backend:
             result = backend.run(RunRequest(_PROBE, (), False, Limits(wall_s=10)))
@@ -65,6 +71,14 @@ def _probe(name: str) -> Finding:
     counter = hello.get("work_counter", "?")
     isolation = "NOT ISOLATED, only when named" if not backend.isolated else backend.isolation
     return Finding(name, True, f"works: python {python}, work counter {counter}; {isolation}")
+
+
+def _installed_only(fix: str) -> str:
+    """The fix without helper scripts of a source checkout that are not here (a pip install has none)."""
+    for script in re.findall(r"(?:sudo )?(scripts/[\w.-]+)", fix):
+        if not Path(script).is_file():
+            fix = re.sub(rf"(?:sudo )?{re.escape(script)}(?: [^,;)]*)?(?:, or |, | or )?", "", fix)
+    return fix.replace("()", "").replace("( ", "(").strip()
 
 
 def _fix_for(name: str) -> str | None:

@@ -5,11 +5,17 @@ Three ways in, sharing one set of defaults (generations, sequence, sandbox):
 * the ``quinebox`` fixture, whose ``verify(path_or_source, **options)`` returns a `Report`;
 * the ``@pytest.mark.quinebox(generations=…, sequence=…, sandbox=…)`` marker, defaults for one test;
 * the ``quinebox_files`` ini setting: glob patterns, relative to rootdir, whose files become test items
-  that pass or fail with their verdict.
+  that pass or fail with their verdict. A pattern may carry its own settings after it
+  (``lucas/*.py sequence=lucas generations=10``); the first pattern matching a file gives them.
 
 Each default comes from the first source that sets it: marker > command line > environment > ini >
 built-in default (keyword arguments to ``verify`` win over all of them). Every source that is set is
 validated where it is read, and a bad value is a `pytest.UsageError` naming that source.
+
+Failures of quinebox's own inputs are one line each, never a traceback into quinebox: a missing
+candidate file or an unusable option fails the test with the message, a bad marker value errors the
+test naming the marker. A program in a language quinebox does not judge yet is a skip, with the
+language named.
 
 The sandbox failing is never the candidate's fault (see `quinebox.errors`), so it is never a test
 failure. `BackendUnavailable` while the sandbox is ``auto`` skips the test: nothing here can run it and
@@ -37,10 +43,13 @@ if TYPE_CHECKING:
 
     from quinebox.report.model import Report
 
-GENERATIONS_DESC = "N: verify programs P0..PN, N+1 numbers (default 50; env QUINEBOX_GENERATIONS)."
+GENERATIONS_DESC = "N --next steps: verify programs P0..PN, at least 1 (default 50; env QUINEBOX_GENERATIONS)."
 SANDBOX_DESC = "Sandbox for quinebox: auto (default), bwrap, docker or none (env QUINEBOX_SANDBOX)."
 SEQUENCE_DESC = "Sequence for quinebox: fibonacci (default), lucas, or two seeds like 2,1."
-FILES_DESC = "Glob patterns, relative to rootdir, of candidate programs to collect and verify as test items."
+FILES_DESC = (
+    "Glob patterns, relative to rootdir, of candidate programs to collect and verify as test items; "
+    "each may be followed by its own settings: PATTERN [generations=N] [sequence=S] [sandbox=NAME]."
+)
 MARKER_DESC = (
     "quinebox(generations=N, sequence=S, sandbox=NAME): this test's defaults for the quinebox fixture "
     "(over --quinebox-*, QUINEBOX_* and ini settings)."
@@ -62,13 +71,15 @@ class Settings:
     sandbox: str = "auto"
     files: tuple[str, ...] = ()
     configured: bool = False
+    file_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    """Each ``quinebox_files`` pattern with the settings written after it, in ini order."""
 
     def options(self) -> dict[str, Any]:
         return {"generations": self.generations, "sequence": self.sequence, "sandbox": self.sandbox}
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-CANDIDATES_KEY = pytest.StashKey[frozenset[Path]]()
+CANDIDATES_KEY = pytest.StashKey[dict[Path, dict[str, Any]]]()
 REPORTS_KEY: pytest.StashKey[list[tuple[str, Report]]] = pytest.StashKey()
 
 
@@ -107,13 +118,24 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> QuineboxFi
     return QuineboxFile.from_parent(parent, path=file_path)
 
 
+class SandboxFailed(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """The sandbox failed, shown as one line; the test is reported as an error, never a failure."""
+
+
 @pytest.fixture(name="quinebox")
 def quinebox_fixture(request: pytest.FixtureRequest) -> Verifier:
     """Verify candidates with this test's defaults: ``quinebox.verify(path_or_source, **options) -> Report``."""
     node = request.node
     reports: list[tuple[str, Report]] = []
     node.stash[REPORTS_KEY] = reports
-    return Verifier(item_settings(node, request.config.stash[SETTINGS_KEY]), request.config.rootpath, reports)
+    problem = None
+    try:
+        settings = item_settings(node, request.config.stash[SETTINGS_KEY])
+    except pytest.UsageError as exc:
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    return Verifier(settings, request.config.rootpath, reports)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -123,7 +145,7 @@ def pytest_runtest_makereport(
     report = yield
     if call.when != "call" or not report.failed or not _uses_quinebox(item):
         return report
-    if call.excinfo is not None and is_infra_error(call.excinfo):
+    if call.excinfo is not None and (is_infra_error(call.excinfo) or call.excinfo.errisinstance(SandboxFailed)):
         setattr(report, INFRA_ATTR, True)
     for label, verified in item.stash.get(REPORTS_KEY, []):
         if not verified.passed:
@@ -166,11 +188,20 @@ class Verifier:
             UsageError: quinebox cannot use an option, or the named file cannot be read.
         """
         __tracebackhide__ = True
+        from quinebox.errors import UsageError
+
         target = as_program(program)
         merged = {**self.settings.options(), **options}
         skippable = merged["sandbox"] == "auto" and "backend" not in options
-        report = run_verify(target, merged, skip_if_unavailable=skippable)
+        problem = None
+        try:
+            report = run_verify(target, merged, skip_if_unavailable=skippable, one_line=True)
+        except UsageError as exc:
+            problem = f"quinebox: {exc}"
+        if problem is not None:  # failed outside the except block, so no chained traceback is shown
+            pytest.fail(problem, pytrace=False)
         self._reports.append((_label(target, self._rootpath), report))
+        skip_not_judged(report)
         return report
 
 
@@ -193,8 +224,11 @@ class QuineboxItem(pytest.Item):
     """Verifies one candidate file with the session's defaults; fails with the verdict panel."""
 
     def runtest(self) -> None:
-        settings = item_settings(self, self.config.stash[SETTINGS_KEY])
+        base = self.config.stash[SETTINGS_KEY]
+        overrides = candidate_files(self.config).get(self.path.resolve(), {})
+        settings = item_settings(self, replace(base, **overrides) if overrides else base)
         report = run_verify(self.path, settings.options(), skip_if_unavailable=settings.sandbox == "auto")
+        skip_not_judged(report)
         if not report.passed:
             raise CandidateFailed(report)
 
@@ -223,8 +257,24 @@ def session_settings(config: pytest.Config) -> Settings:
             if raw is not None and raw.strip():
                 values.setdefault(key, VALIDATORS[key](raw, where))
     where = _ini_where(config, "quinebox_files")
-    files = tuple(validate_pattern(pattern, where) for pattern in config.getini("quinebox_files"))
-    return Settings(**values, files=files, configured=bool(values or files))
+    entries = tuple(parse_files_line(line, where) for line in config.getini("quinebox_files"))
+    files = tuple(pattern for pattern, _ in entries)
+    return Settings(**values, files=files, configured=bool(values or files), file_settings=entries)
+
+
+def parse_files_line(line: str, where: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """``PATTERN [key=value ...]``: the pattern and its validated settings."""
+    pattern, *pairs = line.split()
+    settings: list[tuple[str, Any]] = []
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        if not eq or key not in SETTING_KEYS:
+            raise pytest.UsageError(
+                f"quinebox: {where}: after {pattern!r}, expected key=value with key one of "
+                f"{', '.join(SETTING_KEYS)}, got {pair!r}"
+            )
+        settings.append((key, VALIDATORS[key](raw, f"{where} ({pattern} {key}=...)")))
+    return validate_pattern(pattern, where), tuple(settings)
 
 
 def item_settings(item: pytest.Item, base: Settings) -> Settings:
@@ -244,12 +294,18 @@ def item_settings(item: pytest.Item, base: Settings) -> Settings:
     return replace(base, **values) if values else base
 
 
-def candidate_files(config: pytest.Config) -> frozenset[Path]:
-    """The files the ``quinebox_files`` patterns match under rootdir, globbed once per session."""
+def candidate_files(config: pytest.Config) -> dict[Path, dict[str, Any]]:
+    """The files the ``quinebox_files`` patterns match under rootdir, each with its pattern's settings.
+
+    Globbed once per session; a file matched by several patterns takes the first one's settings.
+    """
     found = config.stash.get(CANDIDATES_KEY, None)
     if found is None:
-        patterns = config.stash[SETTINGS_KEY].files
-        found = frozenset(p.resolve() for pattern in patterns for p in config.rootpath.glob(pattern) if p.is_file())
+        found = {}
+        for pattern, settings in config.stash[SETTINGS_KEY].file_settings:
+            for path in config.rootpath.glob(pattern):
+                if path.is_file():
+                    found.setdefault(path.resolve(), dict(settings))
         config.stash[CANDIDATES_KEY] = found
     return found
 
@@ -263,8 +319,13 @@ def as_program(program: str | bytes | os.PathLike[str]) -> str | bytes | Path:
     return program
 
 
-def run_verify(program: str | bytes | Path, options: dict[str, Any], *, skip_if_unavailable: bool) -> Report:
-    """`quinebox.verify`, with a missing ``auto`` sandbox as a skip and infrastructure errors annotated."""
+def run_verify(
+    program: str | bytes | Path, options: dict[str, Any], *, skip_if_unavailable: bool, one_line: bool = False
+) -> Report:
+    """`quinebox.verify`, with a missing ``auto`` sandbox as a skip and infrastructure errors annotated.
+
+    With `one_line`, an infrastructure error becomes `SandboxFailed`: its message, no traceback.
+    """
     __tracebackhide__ = True
     from quinebox.api import verify
     from quinebox.errors import BackendUnavailable, InfraError
@@ -274,11 +335,21 @@ def run_verify(program: str | bytes | Path, options: dict[str, Any], *, skip_if_
     except BackendUnavailable as exc:
         if skip_if_unavailable:
             pytest.skip(f"quinebox: {exc} (sandbox auto; name one with --quinebox-sandbox to make this an error)")
+        if one_line:
+            raise SandboxFailed(f"{INFRA_NOTE}: {type(exc).__name__}: {exc}", pytrace=False) from None
         exc.add_note(INFRA_NOTE)
         raise
     except InfraError as exc:
+        if one_line:
+            raise SandboxFailed(f"{INFRA_NOTE}: {type(exc).__name__}: {exc}", pytrace=False) from None
         exc.add_note(INFRA_NOTE)
         raise
+
+
+def skip_not_judged(report: Report) -> None:
+    """A program in a language quinebox does not judge yet is a skip, never a failure."""
+    if report.verdict.value == "not_judged":
+        pytest.skip(f"quinebox: not judged: {report.not_judged}")
 
 
 def is_infra_error(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
@@ -308,7 +379,8 @@ def render_text(report: Report, label: str) -> str:
         isolated = "" if report.backend.isolated else ", NOT ISOLATED"
         lines.append(f"sandbox:    {report.backend.name} ({report.backend.isolation}{isolated})")
     requested, seconds = report.config.get("generations"), report.duration_ms / 1000
-    lines.append(f"score:      {report.score:.3f} ({requested} generations requested, {seconds:.2f}s)")
+    score = "not scored" if report.score is None else f"{report.score:.3f}"
+    lines.append(f"score:      {score} ({requested} generations requested, {seconds:.2f}s)")
     return "\n".join(lines)
 
 
@@ -372,11 +444,11 @@ def _ini_where(config: pytest.Config, name: str) -> str:
 
 def validate_generations(value: object, where: str) -> int:
     text = value.strip() if isinstance(value, str) else value
-    if isinstance(text, str) and text.isascii() and text.isdigit():
+    if isinstance(text, str) and text.isascii() and text.isdigit() and int(text) >= 1:
         return int(text)
-    if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
+    if isinstance(text, int) and not isinstance(text, bool) and text >= 1:
         return text
-    raise pytest.UsageError(f"quinebox: {where}: expected a whole number >= 0, got {value!r}")
+    raise pytest.UsageError(f"quinebox: {where}: expected a whole number >= 1, got {value!r}")
 
 
 def validate_sandbox(value: object, where: str) -> str:

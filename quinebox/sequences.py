@@ -63,8 +63,19 @@ class Sequence:
 
 
 def _step_bound(value: int) -> int:
-    # Terms grow at least like phi**n once positive, so ~4.8 steps per decimal digit suffice.
-    return 5 * len(str(abs(value))) + 16
+    # Terms grow at least like phi**n once positive: 1.44 steps per bit suffice. Counted in bits,
+    # since str() of an integer past 4300 digits raises.
+    return 3 * abs(value).bit_length() // 2 + 16
+
+
+def digit_count(value: int) -> int:
+    """Decimal digits of `value` (sign aside), for integers of any size, without converting to text."""
+    n = abs(value)
+    if n < 10:
+        return 1
+    # 10**(d-1) <= n < 10**(d+1) for d = floor(bits * log10(2)); one power of ten tells which.
+    d = int(n.bit_length() * 0.30102999566398120)
+    return d + 1 if n >= 10**d else d
 
 
 FIBONACCI = Sequence("fibonacci", (0, 1))
@@ -86,5 +97,8 @@ def parse_sequence(text: str) -> Sequence:
         else:
             if seeds[0] < 0 or seeds[1] < 0:
                 raise UsageError(f"sequence seeds must not be negative: {text!r}")
+            if seeds == (0, 0):
+                # 0, 0, 0, ... never grows: every program could print 0 and pass.
+                raise UsageError(f"sequence seeds {text!r} do not grow: at least one seed must be positive")
             return Sequence(f"{seeds[0]},{seeds[1]}", seeds)
     raise UsageError(f"unknown sequence {text!r}: use fibonacci, lucas, or two seeds like 2,1")

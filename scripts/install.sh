@@ -15,6 +15,12 @@ if ! command -v bwrap >/dev/null; then
     as_root apt-get update -qq
     as_root apt-get install -y -qq --no-install-recommends bubblewrap python3 >/dev/null
 fi
+# The browser tests render the HTML reports in headless chromium.
+if [[ ",${EXTRAS:-}," == *,test,* || ",${EXTRAS:-}," == *,dev,* ]] && ! command -v chromium >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
 python3 -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
 # pyenv puts console scripts on PATH through shims, made only on a rehash.
 if command -v pyenv >/dev/null; then pyenv rehash || true; fi

@@ -44,9 +44,9 @@ def test_stops_at_the_first_failing_generation_unless_keep_going() -> None:
     stopped = quinebox.verify(counter_program(0), generations=10, backend=FakeBackend(wrong_at_four))
     assert stopped.failure is not None and (stopped.failure.check, stopped.failure.generation) == ("sequence", 4)
     assert len(stopped.generations) == 5 and stopped.stopped_early
-    assert stopped.score == pytest.approx(4 / 11, abs=1e-6)
+    assert stopped.score == pytest.approx(3 / 10, abs=1e-6)  # steps 0->1, 1->2, 2->3 proven, of 10
     kept = quinebox.verify(counter_program(0), generations=10, keep_going=True, backend=FakeBackend(wrong_at_four))
-    assert len(kept.generations) == 11 and kept.failure == stopped.failure
+    assert len(kept.generations) == 11 and kept.failure == stopped.failure and kept.score == stopped.score
 
 
 def test_blind_difference_with_a_stable_repeat_is_integrity() -> None:

@@ -59,7 +59,7 @@ def test_wrong_chain_exits_1_naming_check_and_generation() -> None:
     report = json.loads(result.stdout)
     jsonschema.validate(report, REPORT_SCHEMA)
     assert report["failure"]["check"] == "sequence"
-    assert report["score"] == pytest.approx(report["failure"]["generation"] / 51, abs=1e-6)
+    assert report["score"] == pytest.approx((report["failure"]["generation"] - 1) / 50, abs=1e-6)
 
 
 @pytest.mark.needs_bwrap

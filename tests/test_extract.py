@@ -33,7 +33,7 @@ def test_prose_and_one_python_block() -> None:
     )
     result = extract_program(response)
     assert result.program == PROGRAM
-    assert result.rule == "only-fence"
+    assert result.rule == "only-block"
     assert result.candidates == 1
     assert "line 3" in result.reason
 
@@ -51,7 +51,7 @@ def test_usage_and_output_blocks_lose_to_the_python_block() -> None:
     )
     result = extract_program(response)
     assert result.program == PROGRAM
-    assert result.rule == "python-fence"
+    assert result.rule == "answer-block"
     assert result.candidates == 4
 
 
@@ -77,7 +77,7 @@ def test_last_complete_python_block_wins() -> None:
     # The last block mentions print but does not parse on its own (unexpected indent): it ranks below.
     result = extract_program(response)
     assert result.program == PROGRAM
-    assert result.rule == "python-fence"
+    assert result.rule == "answer-block"
     assert result.candidates == 3
 
 
@@ -94,7 +94,7 @@ def test_python_info_strings(info: str) -> None:
     response = f"```{info}\n{PROGRAM}```\n\nOutput:\n```\nprint(2)\n```\n"
     result = extract_program(response)
     assert result.program == PROGRAM
-    assert result.rule == "python-fence"
+    assert result.rule == "answer-block"
 
 
 def test_four_backtick_fence_keeps_nested_triple_backticks() -> None:
@@ -102,7 +102,7 @@ def test_four_backtick_fence_keeps_nested_triple_backticks() -> None:
     response = f"It holds a fence, so the answer uses four backticks:\n\n````python\n{program}````\n\nDone.\n"
     result = extract_program(response)
     assert result.program == program
-    assert result.rule == "only-fence"
+    assert result.rule == "only-block"
 
 
 def test_tilde_fence_is_not_closed_by_backticks() -> None:
@@ -124,7 +124,7 @@ def test_untagged_blocks_prefer_the_one_that_parses_as_a_program() -> None:
     response = f"Program:\n\n```\n{program}```\n\nIt prints:\n\n```\n0\n```\n"
     result = extract_program(response)
     assert result.program == program
-    assert result.rule == "untagged-fence"
+    assert result.rule == "best-block"
     assert result.candidates == 2
 
 
@@ -140,7 +140,7 @@ def test_unclosed_fence_runs_to_the_end() -> None:
     response = f"Here is the program:\n\n```python\n{truncated}"
     result = extract_program(response)
     assert result.program == truncated
-    assert result.rule == "only-fence"
+    assert result.rule == "only-block"
     assert "unclosed" in result.reason
 
 
@@ -157,7 +157,7 @@ def test_indented_fence_removes_up_to_its_indent() -> None:
 def test_four_spaces_is_not_a_fence() -> None:
     response = "    ```python\n    print(1)\n    ```\n"
     result = extract_program(response)
-    assert result.candidates == 0
+    assert result.candidates == 1  # an indented block holding a fence, which does not parse: no program
     assert result.program is None
 
 
@@ -207,7 +207,7 @@ def test_other_language_block_that_is_python_is_a_last_resort() -> None:
     response = "```text\n$ python3 fib.py\n```\n\n```sh\nprint(0)\n```\n"
     result = extract_program(response)
     assert result.program == "print(0)\n"
-    assert result.rule == "other-fence"
+    assert result.rule == "best-block" and result.language == "python"
 
 
 def test_invalid_escape_still_parses_under_warnings_as_errors() -> None:
@@ -269,7 +269,7 @@ def test_wrapped_program_comes_back_exactly(program: str) -> None:
     assume(not any(_FENCE_LINE.fullmatch(line) for line in re.split(r"\r\n|\r|\n", program)))
     result = extract_program(f"Intro\n```python\n{program}```\nOutro")
     assert result.program == program
-    assert result.rule == "only-fence"
+    assert result.rule == "only-block"
     assert result.candidates == 1
 
 

@@ -57,6 +57,7 @@ def test_public_names() -> None:
             "averify",
             "extract_program",
             "verify",
+            "verify_response",
         ]
     )
     for name in quinebox.__all__:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -77,10 +78,12 @@ def test_mixed_responses_get_the_right_verdict_and_a_second_run_does_no_work(tmp
 @pytest.mark.needs_bwrap
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     samples, out = tmp_path / "samples.jsonl", tmp_path / "graded.jsonl"
+    samples.write_text(json.dumps(ROWS[0]) + "\n")
+    assert grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "--generations", "5").returncode == 0
     samples.write_text("".join(json.dumps(row) + "\n" for row in ROWS[:3]))
-    done = {**ROWS[0], "quinebox": {"id": "fenced", "verdict": "pass"}}
     errored = {**ROWS[1], "quinebox": {"id": "tilde-untagged", "verdict": "error"}}
-    out.write_text(json.dumps(done) + "\n" + json.dumps(errored) + "\n" + '{"id": "unfen')  # cut mid-line
+    with out.open("a") as sink:
+        sink.write(json.dumps(errored) + "\n" + '{"id": "unfen')  # cut mid-line
     result = grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "--generations", "5")
     assert result.returncode == 0, result.stderr
     assert "graded 2 rows" in result.stderr  # the error row is graded again, the passed one is not
@@ -127,7 +130,9 @@ def test_verify_from_response(tmp_path: Path) -> None:
         timeout=120,
     )
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["notes"] == ["program extracted from the response (only-fence)"]
+    report = json.loads(ok.stdout)
+    assert report["notes"] == ["program extracted from the response (only-block)"]
+    assert report["extraction"]["rule"] == "only-block" and report["extraction"]["block"] == 1
     answer.write_text("I would rather not.")
     none = subprocess.run(
         [
@@ -155,3 +160,105 @@ def test_verify_from_response(tmp_path: Path) -> None:
     }
     failure = ET.parse(tmp_path / "v.xml").getroot().find("testcase/failure")
     assert failure is not None and failure.get("message") == "no program in this response"
+
+
+def _rows(out: Path) -> dict[str, dict[str, object]]:
+    return {row["id"]: row["quinebox"] for row in map(json.loads, out.read_text().splitlines())}
+
+
+@pytest.mark.needs_bwrap
+def test_rows_carry_settings_and_a_resume_never_mixes_them(tmp_path: Path) -> None:
+    samples, out = tmp_path / "samples.jsonl", tmp_path / "graded.jsonl"
+    samples.write_text("".join(json.dumps(row) + "\n" for row in ROWS[:3]))
+    assert grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "-n", "5").returncode == 0
+    settings = _rows(out)["fenced"]["settings"]
+    assert isinstance(settings, dict)
+    assert {k: settings[k] for k in ("generations", "sequence", "next_flag", "sandbox", "sandbox_used")} == {
+        "generations": 5,
+        "sequence": "fibonacci",
+        "next_flag": "--next",
+        "sandbox": "bwrap",
+        "sandbox_used": "bwrap",
+    }
+    assert settings["language"] == "python" and settings["quinebox_version"] and settings["limits"]["work"]
+    before = out.read_text()
+    for changed in (("-n", "6"), ("-n", "5", "--sequence", "lucas"), ("-n", "5", "--sandbox", "none")):
+        args = ("--sandbox", "bwrap", *changed) if "--sandbox" not in changed else changed
+        refused = grade(str(samples), "--out", str(out), *args)
+        assert refused.returncode == 2, refused.stderr
+        assert "graded with other settings" in refused.stderr and "--regrade" in refused.stderr
+        assert out.read_text() == before  # nothing mixed in
+    assert "generations: 5 -> 6" in grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "-n", "6").stderr
+    again = grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "-n", "6", "--regrade")
+    assert again.returncode == 0, again.stderr
+    rows = [json.loads(line)["quinebox"] for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and {row["settings"]["generations"] for row in rows} == {6}
+
+
+@pytest.mark.needs_bwrap
+def test_summary_covers_the_whole_file_and_rows_record_extraction(tmp_path: Path) -> None:
+    samples, out = tmp_path / "samples.jsonl", tmp_path / "graded.jsonl"
+    js = "```js\nconsole.log(process.argv.includes('--next') ? 'const s = ...' : 0)\n```\n"
+    rows = [*ROWS[:2], ROWS[3], ROWS[5], {"id": "js", "response": js}]
+    samples.write_text("".join(json.dumps(row) + "\n" for row in rows[:2]))
+    assert grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "-n", "5").returncode == 0
+    samples.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    second = grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "-n", "5", "--full-reports")
+    assert second.returncode == 0, second.stderr
+    # The whole file: 2 pass, 2 fail, 1 not judged; pass rate 2/4 with its standard error 0.25.
+    assert "5 rows, 4 judged: pass rate 0.500 ± 0.250" in second.stderr, second.stderr
+    assert "failed extract: no-program" in second.stderr and "failed sequence: off-by-one" in second.stderr
+    assert "not judged (javascript): js" in second.stderr
+    graded = _rows(out)
+    assert graded["js"]["verdict"] == "not_judged" and graded["js"]["score"] is None
+    assert graded["js"]["language"] == "javascript"
+    assert graded["fenced"]["extraction"] == {
+        "rule": "only-block",
+        "reason": graded["fenced"]["extraction"]["reason"],  # type: ignore[index]
+        "block": 1,
+        "line": 4,
+    }
+    assert "report" not in graded["fenced"] and graded["off-by-one"]["report"]["verdict"] == "fail"  # type: ignore[index]
+    assert graded["fenced"]["programs"] == 6
+
+
+@pytest.mark.needs_bwrap
+def test_grade_reads_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "graded.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "quinebox", "grade", "-", "--out", str(out), "--sandbox", "bwrap", "-n", "3"],
+        input=json.dumps(ROWS[0]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _rows(out)["fenced"]["verdict"] == "pass"
+
+
+def test_rows_that_need_no_sandbox_are_written_when_the_sandbox_fails(tmp_path: Path) -> None:
+    samples, out = tmp_path / "samples.jsonl", tmp_path / "graded.jsonl"
+    samples.write_text("".join(json.dumps(row) + "\n" for row in (ROWS[0], ROWS[3])))
+    env = {**os.environ, "PATH": str(tmp_path / "no-bin")}
+    result = subprocess.run(
+        [sys.executable, "-m", "quinebox", "grade", str(samples), "--out", str(out), "--sandbox", "bwrap"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 3, result.stderr
+    assert list(_rows(out)) == ["no-program"]
+
+
+def test_zero_generations_is_a_usage_error(tmp_path: Path) -> None:
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps(ROWS[0]) + "\n")
+    for args in (("-n", "0"),):
+        result = grade(str(samples), "--out", str(tmp_path / "o.jsonl"), *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+    env = {**os.environ, "QUINEBOX_GENERATIONS": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "quinebox", "verify", "-"], input="print(0)\n", capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 2 and "greater than or equal to 1" in result.stderr

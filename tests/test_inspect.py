@@ -155,7 +155,7 @@ def test_cli_eval_of_the_example_reports_every_check_as_a_metric(demo_log: tuple
     assert log.results is not None
     assert [score.name for score in log.results.scores] == ["pass", "score", *CHECK_NAMES]
     assert all(score.scored_samples == 3 and score.unscored_samples == 0 for score in log.results.scores)
-    skipped_at = 2 / (GENERATIONS + 1)  # the chain that skips terms fails the sequence check at generation 2
+    skipped_at = (2 - 1) / GENERATIONS  # the chain that skips terms fails the sequence check at generation 2
     assert _means(log) == pytest.approx(
         {
             "pass": 1 / 3,
@@ -184,11 +184,11 @@ def test_each_sample_carries_answer_explanation_and_report(demo_log: tuple[EvalL
     good = scores["canonical"]
     assert good.value == {**dict.fromkeys(CHECK_NAMES, 1.0), "pass": 1.0, "score": 1.0}
     assert good.answer is not None and good.answer.startswith("import sys\n") and "```" not in good.answer
-    assert good.explanation == f"pass: every check passed over {GENERATIONS + 1} generations"
+    assert good.explanation == f"pass: every check passed over {GENERATIONS} generations ({GENERATIONS + 1} programs)"
     assert good.metadata is not None
     report = quinebox.Report.from_dict(good.metadata)
     assert report.passed and report.backend is not None and report.backend.name == "bwrap"
-    assert "program extracted from the response (python-fence)" in report.notes
+    assert "program extracted from the response (answer-block)" in report.notes
 
     wrong = scores["python3"]
     assert isinstance(wrong.value, dict)
@@ -230,7 +230,7 @@ def test_inspect_score_finds_the_scorer_by_its_registry_name(demo_log: tuple[Eva
     log = read_eval_log(str(rescored))
     assert log.status == "success"
     assert _means(log)["pass"] == pytest.approx(1 / 3)
-    assert _means(log)["score"] == pytest.approx((1 + 2 / 6 + 0) / 3, abs=1e-5)
+    assert _means(log)["score"] == pytest.approx((1 + (2 - 1) / 5 + 0) / 3, abs=1e-5)
 
 
 def test_the_entry_point_registers_the_scorer_under_the_quinebox_namespace() -> None:
@@ -315,8 +315,36 @@ def test_a_missing_sandbox_leaves_every_sample_unscored(tmp_path: Path, monkeypa
 
 @pytest.mark.parametrize(
     "options",
-    [{"sequence": "fibonnaci"}, {"generations": -1}, {"max_concurrent": 0}],
+    [{"sequence": "fibonnaci"}, {"generations": -1}, {"generations": 0}, {"max_concurrent": 0}],
 )
 def test_impossible_settings_fail_when_the_scorer_is_made(options: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
         quinebox_scorer(**options)
+
+
+JS_ANSWER = """Here it is in JavaScript:
+
+```js
+const s = "const s = %s; console.log(process.argv.includes('--next') ? s : 0)";
+console.log(process.argv.includes("--next") ? s : 0);
+```
+"""
+
+
+def test_a_language_not_judged_is_unscored_naming_it(tmp_path: Path) -> None:
+    task = Task(
+        dataset=[Sample(id="js", input="one"), Sample(id="prose", input="two")],
+        solver=generate(),
+        scorer=quinebox_scorer(generations=GENERATIONS, sandbox="none"),
+    )
+    log = _eval_in_process(task, {"one": JS_ANSWER, "two": "I cannot."}, tmp_path)
+    assert log.status == "success", log.error
+    assert log.results is not None
+    assert all(score.scored_samples == 1 and score.unscored_samples == 1 for score in log.results.scores)
+    assert log.samples is not None
+    scores = {sample.id: sample.scores["quinebox_scorer"] for sample in log.samples if sample.scores}
+    js = scores["js"]
+    assert isinstance(js.value, float) and math.isnan(js.value)
+    assert js.reason == "not_judged"
+    assert js.explanation is not None and "javascript" in js.explanation
+    assert js.metadata is not None and js.metadata["verdict"] == "not_judged" and js.metadata["score"] is None

@@ -114,7 +114,10 @@ def test_a_one_line_str_ending_in_py_must_name_a_file(project: pytest.Pytester) 
     )
     result = project.runpytest_subprocess(*FAST)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["E   *UsageError: cannot read missing.py: No such file or directory"])
+    result.stdout.fnmatch_lines(["quinebox: cannot read missing.py: No such file or directory"])
+    # One line, no traceback into quinebox's internals.
+    result.stdout.no_fnmatch_line("*quinebox/api.py*")
+    result.stdout.no_fnmatch_line("*During handling*")
 
 
 @pytest.mark.needs_bwrap
@@ -181,7 +184,7 @@ def test_ini_files_are_collected_and_verified_as_items(project: pytest.Pytester)
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
-WHOLE = "expected a whole number >= 0"
+WHOLE = "expected a whole number >= 1"
 NAMES = "expected one of auto, bwrap, docker, none"
 
 
@@ -231,12 +234,13 @@ def test_bad_marker_values_error_the_test_naming_the_marker(project: pytest.Pyte
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines_random(
         [
-            "E   *UsageError: quinebox: @pytest.mark.quinebox(generations=...) on test_marker.py::test_bad_generations:"
-            " expected a whole number >= 0, got 'many'",
-            "E   *UsageError: quinebox: @pytest.mark.quinebox on test_marker.py::test_misspelt:"
+            "quinebox: @pytest.mark.quinebox(generations=...) on test_marker.py::test_bad_generations:"
+            " expected a whole number >= 1, got 'many'",
+            "quinebox: @pytest.mark.quinebox on test_marker.py::test_misspelt:"
             " unknown argument 'generation'; expected one of generations, sequence, sandbox",
         ]
     )
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
 
 
 @pytest.mark.needs_bwrap
@@ -291,11 +295,13 @@ def test_missing_auto_sandbox_skips_and_any_other_infrastructure_failure_is_an_e
     result.stdout.fnmatch_lines_random(
         [
             "SKIPPED * quinebox: auto: no wall here (simulated) (sandbox auto; name one with --quinebox-sandbox *",
-            "ERROR test_infra.py::test_named_but_missing - quinebox.errors.BackendUnavailable: docker: no wall here*",
-            "ERROR test_infra.py::test_supervisor_died - quinebox.errors.SupervisorError: the supervisor vanished*",
-            "E       quinebox: the sandbox failed, not the candidate; reported as an error, not a failure",
+            "ERROR test_infra.py::test_named_but_missing - *the sandbox failed, not the candidate*"
+            "BackendUnavailable: docker: no wall here*",
+            "ERROR test_infra.py::test_supervisor_died - *SupervisorError: the supervisor vanished*",
         ]
     )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*conftest.py:*")
 
 
 def test_infrastructure_failure_of_a_collected_candidate_is_an_error(project: pytest.Pytester) -> None:
@@ -308,4 +314,47 @@ def test_infrastructure_failure_of_a_collected_candidate_is_an_error(project: py
             "infrastructure error, good.py was not judged: SupervisorError: the supervisor vanished (simulated)",
             "ERROR good.py::quinebox - infrastructure error, good.py was not judged*",
         ]
+    )
+
+
+def test_generations_below_one_is_a_usage_error_from_every_source(project: pytest.Pytester) -> None:
+    project.makepyfile(test_x="def test_x():\n    pass\n")
+    result = project.runpytest_subprocess("--quinebox-generations", "0", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: quinebox: --quinebox-generations: expected a whole number >= 1, got '0'"])
+
+
+def test_a_language_not_judged_is_a_skip_naming_it(project: pytest.Pytester) -> None:
+    (project.path / "answer.js").write_text('console.log(process.argv.includes("--next") ? "..." : 0)\n')
+    project.makepyfile(
+        test_js="""
+        from pathlib import Path
+
+        def test_js(quinebox):
+            quinebox.verify(Path("answer.js"))
+        """
+    )
+    result = project.runpytest_subprocess("-ra", *FAST)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED * quinebox: not judged: the program is in javascript*"])
+
+
+@pytest.mark.needs_bwrap
+def test_each_files_pattern_carries_its_own_settings(project: pytest.Pytester) -> None:
+    (project.path / "lucas").mkdir()
+    shutil.copy(ROOT / "fixtures" / "good" / "lucas_dict_format.py", project.path / "lucas" / "chain.py")
+    project.makeini(
+        "[pytest]\nquinebox_files =\n    good.py generations=3\n    lucas/*.py sequence=lucas generations=4\n"
+        "quinebox_sandbox = bwrap\n"
+    )
+    result = project.runpytest_subprocess("-v", "-p", "no:cacheprovider", "good.py", "lucas")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_bad_files_setting_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nquinebox_files = good.py generations=x\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: quinebox: ini quinebox_files*good.py generations=*expected a whole number >= 1*"]
     )

@@ -9,24 +9,39 @@ from __future__ import annotations
 
 import difflib
 
+from typing_extensions import override
+
+from quinebox.checks._judge import Judge, judge_whole
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, text_excerpt
-from quinebox.record import TWINS, Chain, RunKind
+from quinebox.record import TWINS, Chain, Generation, RunKind
 
 NAME = "determinism"
 
 
 def check_determinism(chain: Chain, options: CheckOptions) -> CheckResult:
-    compared = 0
-    for generation in chain.generations:
+    return judge_whole(DeterminismJudge(options), chain)
+
+
+class DeterminismJudge(Judge):
+    """Each generation on its own: a repeated run printed what the first did."""
+
+    name = NAME
+
+    def __init__(self, options: CheckOptions) -> None:
+        super().__init__(options)
+        self.compared = 0
+
+    @override
+    def _add(self, generation: Generation) -> CheckResult | None:
         for twins in TWINS:
             first, again = generation.run(twins.sighted), generation.run(twins.again)
             if first is None:
                 continue
             if again is None:
                 # no repeat was needed: the blind twin, when there is one, repeated the run identically
-                compared += twins.blind in generation.runs
+                self.compared += twins.blind in generation.runs
                 continue
-            compared += 1
+            self.compared += 1
             if first.same_behaviour(again):
                 continue
             what = "default" if twins.sighted is RunKind.DEFAULT else "--next"
@@ -39,7 +54,11 @@ def check_determinism(chain: Chain, options: CheckOptions) -> CheckResult:
                 again=text_excerpt(again.stdout),
                 diff=_diff(first.stdout, again.stdout),
             )
-    return passed(NAME, f"{compared} repeated runs gave byte-identical output", repeats=compared)
+        return None
+
+    @override
+    def _finish(self, final: bool) -> CheckResult:
+        return passed(NAME, f"{self.compared} repeated runs gave byte-identical output", repeats=self.compared)
 
 
 def _diff(a: bytes, b: bytes) -> str:

@@ -6,12 +6,22 @@ sockets, processes, signals, ctypes, counter tampering), and the pairing of
 every sighted run (the source is a file) with a blind one (no copy anywhere).
 A blind run that behaves differently, while a second sighted run repeats the
 first, means the program depends on its own file.
+
+A third kind is read off the program itself: a table of answers. A program
+that spells four or more consecutive terms of the sequence beyond its state
+(the number it prints and the next) looks its numbers up instead of computing
+them, and fails here, naming the terms (see `_answers`).
 """
 
 from __future__ import annotations
 
+from typing_extensions import override
+
+from quinebox.checks._answers import TABLE_TERMS, carried_table
+from quinebox.checks._judge import Judge, judge_whole
+from quinebox.checks._numbers import parse_number, short_number
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt, text_excerpt
-from quinebox.record import TWINS, AuditEvent, Chain, RunKind
+from quinebox.record import TWINS, AuditEvent, Chain, Generation, RunKind
 
 NAME = "integrity"
 _CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -46,7 +56,29 @@ _CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def check_integrity(chain: Chain, options: CheckOptions) -> CheckResult:
-    for generation in chain.generations:
+    return judge_whole(IntegrityJudge(options), chain)
+
+
+class IntegrityJudge(Judge):
+    """Events and twins per generation; a program's table once its successor's number is known."""
+
+    name = NAME
+
+    def __init__(self, options: CheckOptions) -> None:
+        super().__init__(options)
+        self.blind_runs = 0
+        self.pending: tuple[Generation, int] | None = None
+        """The last program and the number it printed, waiting for its successor's number."""
+
+    @override
+    def _add(self, generation: Generation) -> CheckResult | None:
+        printed = _printed(generation)
+        if self.pending is not None:
+            failure = self._table(*self.pending, printed)
+            if failure is not None:
+                return failure
+        self.pending = (generation, printed) if printed is not None else None
+        self.blind_runs += sum(twins.blind in generation.runs for twins in TWINS)
         for kind, run in generation.runs.items():
             if run.events:
                 event = run.events[0]
@@ -75,12 +107,45 @@ def check_integrity(chain: Chain, options: CheckOptions) -> CheckResult:
                 without_file_status=blind.status.value,
                 without_file_stderr=tail_excerpt(blind.stderr),
             )
-    blind_runs = sum(twins.blind in g.runs for g in chain.generations for twins in TWINS)
-    return passed(
-        NAME,
-        f"no audited side channel, and {blind_runs} runs without a source file behaved the same",
-        blind_runs=blind_runs,
-    )
+        return None
+
+    @override
+    def _finish(self, final: bool) -> CheckResult:
+        if final and self.pending is not None:
+            failure = self._table(*self.pending, None)
+            if failure is not None:
+                return failure
+        return passed(
+            NAME,
+            f"no audited side channel, no table of answers, and {self.blind_runs} runs without a source file "
+            "behaved the same",
+            blind_runs=self.blind_runs,
+        )
+
+    def _table(self, generation: Generation, first: int, second: int | None) -> CheckResult | None:
+        spec = self.options.sequence
+        nexts = [second] if second is not None and spec.consecutive(first, second) else spec.successors(first)
+        for following in nexts:
+            table = carried_table(generation.source, first, following)
+            if table is not None:
+                shown = ", ".join(short_number(t) for t in table[:6]) + (", ..." if len(table) > 6 else "")
+                return failed(
+                    NAME,
+                    generation.index,
+                    f"program {generation.index} carries a table of answers: {len(table)} consecutive terms of "
+                    f"{spec.name} beyond its state ({shown}); it needs only the number it prints and the next",
+                    rule="answers",
+                    terms=[short_number(t) for t in table[:60]],
+                    carried=len(table),
+                    at_least=TABLE_TERMS,
+                )
+        return None
+
+
+def _printed(generation: Generation) -> int | None:
+    run = generation.run(RunKind.DEFAULT)
+    value = parse_number(run.stdout) if run is not None and run.ok else None
+    return value if isinstance(value, int) else None
 
 
 def describe(event: AuditEvent) -> str:

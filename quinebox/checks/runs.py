@@ -7,8 +7,11 @@ that each failure is reported by the check that explains it.
 
 from __future__ import annotations
 
+from typing_extensions import override
+
+from quinebox.checks._judge import Judge, judge_whole
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt
-from quinebox.record import Chain, RunKind, Status
+from quinebox.record import Chain, Generation, RunKind, Status
 
 NAME = "runs"
 _JUDGED = (RunKind.DEFAULT, RunKind.NEXT)
@@ -24,13 +27,25 @@ _WHY = {
 
 
 def check_runs(chain: Chain, options: CheckOptions) -> CheckResult:
-    count = 0
-    for generation in chain.generations:
+    return judge_whole(RunsJudge(options), chain)
+
+
+class RunsJudge(Judge):
+    """Each generation on its own: its judged runs ended cleanly."""
+
+    name = NAME
+
+    def __init__(self, options: CheckOptions) -> None:
+        super().__init__(options)
+        self.count = 0
+
+    @override
+    def _add(self, generation: Generation) -> CheckResult | None:
         for kind in _JUDGED:
             run = generation.run(kind)
             if run is None:
                 continue
-            count += 1
+            self.count += 1
             if run.status in _LEFT_TO_OTHERS:
                 continue
             what = _WHY[run.status].format(exit_code=run.exit_code, signal=run.signal)
@@ -52,7 +67,11 @@ def check_runs(chain: Chain, options: CheckOptions) -> CheckResult:
                 wall_ms=run.wall_ms,
                 cpu_ms=run.cpu_ms,
             )
-    return passed(NAME, f"all {count} runs exited cleanly within their limits", runs=count)
+        return None
+
+    @override
+    def _finish(self, final: bool) -> CheckResult:
+        return passed(NAME, f"all {self.count} runs exited cleanly within their limits", runs=self.count)
 
 
 def _last_line(stderr: bytes) -> str:

@@ -41,15 +41,24 @@ change.
 
 from __future__ import annotations
 
+import ast
+import base64
+import binascii
 import difflib
 import functools
 import io
+import keyword
 import re
 import tokenize
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import warnings
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from typing_extensions import override
+
+from quinebox.checks._judge import Judge, judge_whole
 from quinebox.checks._numbers import parse_number
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed
 from quinebox.record import Chain, Generation, RunKind
@@ -62,14 +71,22 @@ NAME = "self-similarity"
 CHARS_PER_STATE_DIGIT = 1.5
 #: Characters of growth never held against a program, over any stretch of generations.
 SLACK = 12
+#: Raw bytes (layout included) a program may grow for each digit its state gains ...
+BYTES_PER_STATE_DIGIT = 2.0
+#: ... plus these, never held against it: room to re-flow a line or two once.
+RAW_SLACK = 40
 
 _MAX_LIST = 200
 _DIFF_LINES = 60
 _DIFF_CHARS = 4000
 _DIFF_LINE_CHARS = 240
+_DIFF_WINDOW = 400
 _TOKEN_CHARS = 80
-#: Above this many tokens (both programs together) the similarity figure is the cheap upper bound.
-_EXACT_RATIO_TOKENS = 10_000
+_SHOWN_LINE = 100
+#: Strings inside strings are read as code this many levels deep.
+_CODE_DEPTH = 3
+#: Encoded text shorter than this is never decoded to look for code.
+_MIN_ENCODED = 16
 
 _LAYOUT = frozenset(
     {
@@ -96,6 +113,10 @@ _STRING_ENDS = _token_types("FSTRING_END", "TSTRING_END")
 _PREFIX = re.compile(r"[A-Za-z]*")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)", re.DOTALL)
+_FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
+_TEMPLATE_FIELD = re.compile(r"\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/\s]+={0,2}\s*")
+_HEX_TEXT = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
 @dataclass(frozen=True)
@@ -108,9 +129,19 @@ class _Token:
     """Type and full text, literal contents included."""
     line: int
     column: int
-    """1-based, as editors count."""
+    """1-based, as editors count; inside a string's code, counted in that code."""
     literal: bool = False
     """Part of a literal, whose contents the mask hides."""
+    kind: str = ""
+    """The tokenize type name."""
+    string: str = ""
+    """The token's own text."""
+    spelling: str = ""
+    """For a string literal, its spelling (adjacent literals joined by a space): what `_inner` reads as code."""
+    within: tuple[int, ...] = ()
+    """Lines of the program (then of each enclosing string's code) where the strings holding it start."""
+    origin: str | None = field(default=None, compare=False, repr=False)
+    """The code text this token was lexed from when it lies inside a string (shared, not copied)."""
 
 
 @dataclass(frozen=True)
@@ -123,55 +154,190 @@ class _Lexed:
 
 
 def check_self_similarity(chain: Chain, options: CheckOptions) -> CheckResult:
-    generations = chain.generations
-    if not generations:
-        return passed(NAME, "no programs to compare", pairs=0)
-    lexed = [_lex(g.source) if g.source else None for g in generations]
-    digits, digits_from = _state_digits(generations, lexed)
-    sizes = [x.size if x is not None else None for x in lexed]
-    # While recording, the last program's successor has not printed yet: its state is not known.
-    judged = len(generations) - 1 if options.partial else len(generations)
+    return judge_whole(SelfSimilarityJudge(options), chain)
 
-    similarity: list[dict[str, Any]] = []
-    compared = skipped = 0
-    # Growth is measured from the program lowest under the growth line so far, which leaves each
-    # later program the least room: that covers every stretch j..k at once.
-    lowest = (0, sizes[0]) if sizes[0] is not None else None
-    for k in range(1, len(generations)):
-        before, after = lexed[k - 1], lexed[k]
-        if after is None or before is None:
-            skipped += 1
+
+class SelfSimilarityJudge(Judge):
+    """Carries the last program's tokens, the lowest programs under both growth lines, and the figures.
+
+    At generation k the pair (k-1, k) is compared, and program k-1's size judged,
+    since program k's number completes its state. The last program's size is
+    judged when the chain ends (its own number standing in for its successor's).
+    """
+
+    name = NAME
+
+    def __init__(self, options: CheckOptions) -> None:
+        super().__init__(options)
+        self.generations: list[Generation] = []
+        self.sizes: list[int | None] = []
+        self.raw: list[int | None] = []
+        self.own_digits: list[int] = []
+        self.digits: list[int] = []
+        """State digits per judged program: the largest so far of its number's digits plus its successor's."""
+        self.printed_any = False
+        self.last_lexed: _Lexed | None = None
+        self.similarity: deque[dict[str, Any]] = deque(maxlen=_MAX_LIST)
+        self.compared = self.skipped = 0
+        self.lowest: tuple[int, int] | None = None
+        self.lowest_raw: tuple[int, int] | None = None
+
+    @override
+    def _add(self, generation: Generation) -> CheckResult | None:
+        k = len(self.generations)
+        lexed = _lex(generation.source) if generation.source else None
+        printed = _printed_digits(generation)
+        if printed is not None:
+            self.printed_any = True
+        elif self.own_digits and self.printed_any:
+            printed = self.own_digits[-1]
         else:
-            compared += 1
-            ratio = _pair_ratio(generations[k - 1].source, generations[k].source)
-            similarity.append({"generation": generations[k].index, "ratio": ratio})
-            difference = _first_difference(before.tokens, after.tokens)
+            printed = _literal_digits(lexed) or 0
+        self.generations.append(generation)
+        self.sizes.append(lexed.size if lexed is not None else None)
+        self.raw.append(len(generation.source) if lexed is not None else None)
+        self.own_digits.append(printed)
+        if k >= 1:
+            failure = self._settle(k - 1, printed)
+            if failure is not None:
+                return failure
+            before, self.last_lexed = self.last_lexed, lexed
+            if before is None or lexed is None:
+                self.skipped += 1
+                return None
+            self.compared += 1
+            self.similarity.append({"generation": generation.index, "ratio": _ratio(before.tokens, lexed.tokens)})
+            difference = _first_difference(before.tokens, lexed.tokens)
             if difference is not None:
-                return _shape_failure(generations, k, difference, similarity, sizes, digits, digits_from)
-        if after is None or k >= judged:
-            continue
-        if lowest is not None:
-            j, grew = lowest[0], after.size - lowest[1]
+                return self._shape_failure(k, difference)
+            return None
+        self.last_lexed = lexed
+        return None
+
+    @override
+    def _finish(self, final: bool) -> CheckResult:
+        if not self.generations:
+            return passed(NAME, "no programs to compare", pairs=0)
+        upto = len(self.generations)
+        if final:
+            failure = self._settle(upto - 1, self.own_digits[-1])
+            if failure is not None:
+                return failure
+        measured = [(size, self.digits[k]) for k, size in enumerate(self.sizes[: len(self.digits)]) if size is not None]
+        size_note = skip_note = ""
+        if measured:
+            grew, gained = measured[-1][0] - measured[0][0], measured[-1][1] - measured[0][1]
+            size_note = f"; size changed {grew:+d} characters while its state grew {gained} digits"
+        if self.skipped:
+            skip_note = f"; {self.skipped} pairs skipped (a program did not tokenize or was not recorded)"
+        return passed(
+            NAME,
+            f"{self.compared} consecutive pairs differ only inside literals{size_note}{skip_note}",
+            pairs=self.compared,
+            skipped=self.skipped,
+            **self._figures(upto),
+        )
+
+    def _settle(self, k: int, next_digits: int) -> CheckResult | None:
+        """Program k's state is now known: judge its size under both growth lines."""
+        best = self.digits[-1] if self.digits else 0
+        self.digits.append(max(best, self.own_digits[k] + next_digits))
+        size, raw = self.sizes[k], self.raw[k]
+        if size is None or raw is None:
+            return None
+        digits = self.digits
+        # Growth is measured from the program lowest under the growth line so far, which leaves each
+        # later program the least room: that covers every stretch j..k at once.
+        if self.lowest is not None:
+            j, grew = self.lowest[0], size - self.lowest[1]
             allowed = int(CHARS_PER_STATE_DIGIT * (digits[k] - digits[j])) + SLACK
             if grew > allowed:
-                return _growth_failure(generations, k, j, grew, allowed, similarity, sizes, digits, digits_from)
-        if lowest is None or _under(after.size, digits[k]) < _under(lowest[1], digits[lowest[0]]):
-            lowest = (k, after.size)
+                return self._growth_failure(k, j, grew, allowed, raw=False)
+        if self.lowest is None or _under(size, digits[k]) < _under(self.lowest[1], digits[self.lowest[0]]):
+            self.lowest = (k, size)
+        # Raw bytes from program 1 on: program 0 is spelled by hand, its offspring by the program.
+        if k == 0:
+            return None
+        if self.lowest_raw is not None:
+            j, grew = self.lowest_raw[0], raw - self.lowest_raw[1]
+            allowed = int(BYTES_PER_STATE_DIGIT * (digits[k] - digits[j])) + RAW_SLACK
+            if grew > allowed:
+                return self._growth_failure(k, j, grew, allowed, raw=True)
+        if self.lowest_raw is None or _under_raw(raw, digits[k]) < _under_raw(
+            self.lowest_raw[1], digits[self.lowest_raw[0]]
+        ):
+            self.lowest_raw = (k, raw)
+        return None
 
-    measured = [(size, digits[k]) for k, size in enumerate(sizes) if size is not None]
-    size_note = skip_note = ""
-    if measured:
-        grew, gained = measured[-1][0] - measured[0][0], measured[-1][1] - measured[0][1]
-        size_note = f"; size changed {grew:+d} characters while its state grew {gained} digits"
-    if skipped:
-        skip_note = f"; {skipped} pairs skipped (a program did not tokenize or was not recorded)"
-    return passed(
-        NAME,
-        f"{compared} consecutive pairs differ only inside literals{size_note}{skip_note}",
-        pairs=compared,
-        skipped=skipped,
-        **_figures(generations, similarity, sizes, digits, digits_from, len(generations)),
-    )
+    def _shape_failure(self, k: int, difference: tuple[int, _Token | None, _Token | None]) -> CheckResult:
+        index, old, new = difference
+        prev, this = self.generations[k - 1], self.generations[k]
+        where = new or old
+        place = _place(where)
+        lines = _two_lines(prev, old, this, new)
+        return failed(
+            NAME,
+            this.index,
+            f"program {this.index} differs from program {prev.index} outside literals at {place}: it has "
+            f"{_words(new)} where program {prev.index} had {_words(old)}{_change_note(old, new)} ({lines})",
+            rule="tokens",
+            first_difference={
+                "token_index": index,
+                "before": _token_evidence(old),
+                "after": _token_evidence(new),
+            },
+            lines={"before": _line_of(prev, old), "after": _line_of(this, new)},
+            diff=_unified_diff(prev, this),
+            **self._figures(k + 1),
+        )
+
+    def _growth_failure(self, k: int, start: int, grew: int, allowed: int, *, raw: bool) -> CheckResult:
+        this, base = self.generations[k], self.generations[start]
+        gained = self.digits[k] - self.digits[start]
+        if raw:
+            reason = (
+                f"program {this.index} is {grew} bytes longer than program {base.index} while its state grew "
+                f"{gained} digits (at most {allowed} allowed): it grows in its layout (blank lines, spaces, "
+                "line breaks), which carries no state"
+            )
+            limit = {"bytes_per_state_digit": BYTES_PER_STATE_DIGIT, "slack": RAW_SLACK}
+        else:
+            reason = (
+                f"program {this.index} is {grew} characters longer than program {base.index} (layout aside) "
+                f"while its state grew {gained} digits (at most {allowed} allowed): the program grows faster "
+                "than its state"
+            )
+            limit = {"chars_per_state_digit": CHARS_PER_STATE_DIGIT, "slack": SLACK}
+        return failed(
+            NAME,
+            this.index,
+            reason,
+            rule="layout" if raw else "growth",
+            grew_chars=grew,
+            gained_state_digits=gained,
+            allowed_chars=allowed,
+            since_generation=base.index,
+            limit=limit,
+            diff=_unified_diff(base, this),
+            **self._figures(k + 1),
+        )
+
+    def _figures(self, upto: int) -> dict[str, Any]:
+        """Per-generation figures for a pass or a fail, capped to the last entries before `upto`.
+
+        ``growth`` holds sizes as the size rule counts them (None where a program did not
+        tokenize or was not recorded) from generation ``growth_from`` on, ``raw_bytes`` the
+        programs' lengths, and ``state_digits`` the matching state digits.
+        """
+        first = max(0, upto - _MAX_LIST)
+        return {
+            "similarity": list(self.similarity),
+            "growth": list(self.sizes[first:upto]),
+            "raw_bytes": list(self.raw[first:upto]),
+            "state_digits": list(self.digits[first:upto]),
+            "growth_from": self.generations[first].index,
+            "state_digits_from": "output" if self.printed_any else "literals",
+        }
 
 
 def _under(size: int, digits: int) -> float:
@@ -179,9 +345,13 @@ def _under(size: int, digits: int) -> float:
     return size - CHARS_PER_STATE_DIGIT * digits
 
 
-# The chain driver re-judges the whole chain after every generation; caching by content keeps
-# that linear. Both functions are pure, and what they return is immutable.
-@functools.lru_cache(maxsize=1024)
+def _under_raw(size: int, digits: int) -> float:
+    return size - BYTES_PER_STATE_DIGIT * digits
+
+
+# The cold replay and the report may look at a program again: caching by content keeps that one
+# lexing per program.
+@functools.lru_cache(maxsize=256)
 def _lex(source: bytes) -> _Lexed | None:
     """The significant tokens and size of a source, or None when it does not tokenize as Python."""
     try:
@@ -190,40 +360,155 @@ def _lex(source: bytes) -> _Lexed | None:
         # Bad bytes for the declared encoding, an unknown encoding, an unclosed bracket or string,
         # null bytes, or a tokenizer warning turned into an error: none of it is this check's to report.
         return None
+    tokens = _significant(raw, None, ())
+    if tokens is None:
+        return None
+    return _Lexed(tokens, sum(_size(t) for t in raw))
+
+
+@functools.lru_cache(maxsize=256)
+def _inner(spelling: str, within: tuple[int, ...]) -> tuple[_Token, ...] | None:
+    """The tokens of the code a string literal holds, or None when it holds none (see `_code_in`)."""
+    found = _code_in(spelling)
+    return None if found is None else _significant(found[1], found[0], within)
+
+
+def _significant(
+    raw: list[tokenize.TokenInfo], origin: str | None, within: tuple[int, ...]
+) -> tuple[_Token, ...] | None:
     out: list[_Token] = []
-    size = sum(_size(t) for t in raw)
     joinable = False  # whether the last token is a string that a next string would continue
     prefixes: set[str] = set()  # the prefixes of that string and those it continues
     for info in raw:
-        if info.type in _LAYOUT:
-            joinable = joinable and info.type in (tokenize.NL, tokenize.COMMENT)
+        kind = info.type
+        if kind in _LAYOUT:
+            joinable = joinable and kind in (tokenize.NL, tokenize.COMMENT)
             continue
-        if info.type == tokenize.ERRORTOKEN:
+        if kind == tokenize.ERRORTOKEN:
             return None  # 3.11 reports a stray character or an unclosed quote this way instead of raising
-        name = tokenize.tok_name[info.type]
-        token = _Token(f"{name} {info.string}", f"{name} {info.string}", info.start[0], info.start[1] + 1)
-        if info.type == tokenize.NUMBER:
-            token = replace(token, mask="NUMBER", literal=True)
-        elif info.type == tokenize.STRING:
+        name = tokenize.tok_name[kind]
+        text = f"{name} {info.string}"
+        mask: str | None = text
+        literal = False
+        spelling = ""
+        line, column = info.start[0], info.start[1] + 1
+        if kind == tokenize.NUMBER:
+            mask, literal = "NUMBER", True
+        elif kind == tokenize.STRING:
+            literal, spelling = True, info.string
             if joinable:
                 # Adjacent strings are one literal; keep every prefix seen, so 'a' f'b' != 'a' 'b'.
                 last = out.pop()
                 prefixes.add(_prefix(info.string))
-                token = replace(last, text=f"{last.text} {info.string}")
+                text, spelling = f"{last.text} {info.string}", f"{last.spelling} {info.string}"
+                line, column = last.line, last.column
             else:
                 prefixes = {_prefix(info.string)}
-            token = replace(token, mask="STRING " + "+".join(sorted(prefixes)), literal=True)
-        elif info.type in _STRING_STARTS:
-            token = replace(token, mask=f"{name} {_prefix(info.string)}", literal=True)
-        elif info.type in _STRING_MIDDLES:
-            token = replace(token, mask=None, literal=True)
-        elif info.type in _STRING_ENDS:
-            token = replace(token, mask=name, literal=True)
-        elif info.type == tokenize.OP and info.string == ";":
-            token = replace(token, mask=None)
-        out.append(token)
-        joinable = info.type == tokenize.STRING
-    return _Lexed(tuple(out), size)
+            mask = "STRING " + "+".join(sorted(prefixes))
+        elif kind in _STRING_STARTS:
+            mask, literal = f"{name} {_prefix(info.string)}", True
+        elif kind in _STRING_MIDDLES:
+            mask, literal = None, True
+        elif kind in _STRING_ENDS:
+            mask, literal = name, True
+        elif kind == tokenize.OP and info.string == ";":
+            mask = None
+        out.append(_Token(mask, text, line, column, literal, name, info.string, spelling, within, origin))
+        joinable = kind == tokenize.STRING
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _code_in(spelling: str) -> tuple[str, list[tokenize.TokenInfo]] | None:
+    """The code a string literal holds, and its tokens, if it holds any: as written, as a template, or encoded.
+
+    A string counts as code when it tokenizes as Python and has a call (a name, ``)``
+    or ``]`` before ``(``), an ``import``, ``def``, ``class``, ``return`` or ``lambda``,
+    or a compound statement's keyword with its colon: ``"print(a)"`` is code; ``"abc"``,
+    ``"12"``, ``"--next"`` and base64 or hex state are not. Read with the tokenizer, not
+    the parser, so a template (``%d``, ``{}``) reads as the code it will become, and the
+    cost stays one linear pass. A template's ``$name`` and ``{...}`` fields are filled in
+    when the text does not tokenize as it is; base64 and hex text count when they decode
+    to code.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the program's own invalid escapes are not the host's to report
+            value = ast.literal_eval(spelling)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, Warning):
+        return None  # an f-string, or bytes beside str
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    for text in _readings(value):
+        tokens = _code_tokens(text)
+        if tokens is not None:
+            return text, tokens
+    return None
+
+
+def _readings(value: str) -> Iterator[str]:
+    """The ways a string's text may be code: itself, its template fields filled in, decoded."""
+    yield value
+    templated = _TEMPLATE_FIELD.sub("0", value)
+    if templated != value:
+        yield templated
+    escaped = value.replace("{{", "\x00").replace("}}", "\x01")
+    formatted = _FORMAT_FIELD.sub("0", escaped).replace("\x00", "{").replace("\x01", "}")
+    if formatted != value:
+        yield formatted
+    compact = "".join(value.split())
+    if len(compact) < _MIN_ENCODED:
+        return
+    decoded: bytes | None = None
+    if _HEX_TEXT.fullmatch(compact):
+        decoded = bytes.fromhex(compact)
+    elif _BASE64_TEXT.fullmatch(value) and len(compact) % 4 == 0:
+        try:
+            decoded = base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError):
+            decoded = None
+    if decoded is not None:
+        try:
+            yield decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+
+
+_DEFINING = frozenset({"import", "def", "class", "return", "lambda"})
+_COMPOUND = frozenset({"if", "for", "while", "with", "try", "elif", "else", "except", "finally"})
+
+
+def _code_tokens(text: str) -> list[tokenize.TokenInfo] | None:
+    """The tokens of `text` when it tokenizes cleanly and looks like code (see `_code_in`), else None."""
+    try:
+        raw = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (SyntaxError, ValueError, LookupError, tokenize.TokenError, Warning, RecursionError):
+        return None
+    code = False
+    compound = False
+    previous: tokenize.TokenInfo | None = None
+    for info in raw:
+        if info.type == tokenize.ERRORTOKEN and not info.string.isspace():
+            return None
+        if info.type == tokenize.NAME and info.string in _DEFINING:
+            code = True
+        elif info.type == tokenize.NAME and info.string in _COMPOUND:
+            compound = True
+        elif info.type == tokenize.OP and info.string == ":" and compound:
+            code = True
+        elif info.type == tokenize.OP and info.string == "(" and previous is not None:
+            if previous.type == tokenize.NAME or previous.string in (")", "]"):
+                code = True
+        elif info.type in (tokenize.NEWLINE, tokenize.NL):
+            compound = False
+        if info.type not in _LAYOUT:
+            previous = info
+    return raw if code else None
 
 
 def _size(token: tokenize.TokenInfo) -> int:
@@ -266,62 +551,61 @@ def _shape(tokens: Sequence[_Token]) -> list[_Token]:
 
 
 def _first_difference(
-    before: Sequence[_Token], after: Sequence[_Token]
+    before: Sequence[_Token], after: Sequence[_Token], depth: int = _CODE_DEPTH
 ) -> tuple[int, _Token | None, _Token | None] | None:
-    """Where the masked token sequences first part: the index and the two tokens (None past the end)."""
+    """Where the masked token sequences first part: the index and the two tokens (None past the end).
+
+    Programs that differ only in literals have the same number of tokens, so one pass
+    position by position decides it: linear in the programs' size, whatever they hold.
+    A string whose text changed is read as code (see `_code_in`) on both sides: code is
+    compared token by token like the program around it, and code on one side only is a
+    difference. An unchanged string needs no reading, so a quine's template costs nothing.
+    """
     a, b = _shape(before), _shape(after)
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x.mask != y.mask:
             return i, x, y
+        if depth > 0 and x.kind == "STRING" and x.spelling != y.spelling:
+            inner_x, inner_y = _inner(x.spelling, (*x.within, x.line)), _inner(y.spelling, (*y.within, y.line))
+            if inner_x is None and inner_y is None:
+                continue
+            if inner_x is None or inner_y is None:
+                return i, _as_code(x, inner_x), _as_code(y, inner_y)
+            inner = _first_difference(inner_x, inner_y, depth - 1)
+            if inner is not None:
+                return i, inner[1], inner[2]
     if len(a) == len(b):
         return None
     i = min(len(a), len(b))
     return i, (a[i] if i < len(a) else None), (b[i] if i < len(b) else None)
 
 
-@functools.lru_cache(maxsize=1024)
-def _pair_ratio(before: bytes, after: bytes) -> float:
-    lexed_before, lexed_after = _lex(before), _lex(after)
-    assert lexed_before is not None and lexed_after is not None
-    return _ratio(lexed_before.tokens, lexed_after.tokens)
+def _as_code(token: _Token, inner: tuple[_Token, ...] | None) -> _Token:
+    """The string token, its mask marked when it holds code: how a code/text switch is shown."""
+    return replace(token, mask=f"{token.mask} code") if inner is not None else token
 
 
 def _ratio(before: Sequence[_Token], after: Sequence[_Token]) -> float:
-    """The fraction of tokens equal, literal contents included."""
+    """The fraction of tokens equal, literal contents included, position by position (linear)."""
     a, b = [t.text for t in before], [t.text for t in after]
     if not a and not b:
         return 1.0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    value = matcher.ratio() if len(a) + len(b) <= _EXACT_RATIO_TOKENS else matcher.quick_ratio()
-    return round(value, 4)
-
-
-def _state_digits(generations: Sequence[Generation], lexed: Sequence[_Lexed | None]) -> tuple[list[int], str]:
-    """Per generation, the digits of the state it carries, and where they were read.
-
-    The state of program k is the numbers printed by it and by program k+1;
-    the last program's successor is not recorded, so its own number counts
-    twice. A generation that printed no valid number takes its predecessor's.
-    Only when the chain printed none at all (no default runs recorded, or none
-    clean) do the programs' own literals stand in: their longest run of
-    decimal digits. The result never decreases.
-    """
-    raw = [_printed_digits(g) for g in generations]
-    source = "output"
-    if all(d is None for d in raw):
-        raw = [_literal_digits(x) for x in lexed]
-        source = "literals"
-    known = next((d for d in raw if d is not None), 0)
-    filled: list[int] = []
-    for d in raw:
-        known = known if d is None else d
-        filled.append(known)
-    out: list[int] = []
-    best = 0
-    for k, d in enumerate(filled):
-        best = max(best, d + (filled[k + 1] if k + 1 < len(filled) else d))
-        out.append(best)
-    return out, source
+    if len(a) == len(b):
+        same = sum(x == y for x, y in zip(a, b, strict=True))
+    else:
+        # Different lengths: the common prefix and suffix, the part a position-wise reading can vouch for.
+        prefix = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            prefix += 1
+        suffix = 0
+        for x, y in zip(reversed(a[prefix:]), reversed(b[prefix:]), strict=False):
+            if x != y:
+                break
+            suffix += 1
+        same = prefix + suffix
+    return round(same / max(len(a), len(b)), 4)
 
 
 def _printed_digits(generation: Generation) -> int | None:
@@ -333,117 +617,115 @@ def _printed_digits(generation: Generation) -> int | None:
 
 
 def _literal_digits(lexed: _Lexed | None) -> int | None:
+    """When nothing was printed, the state's size is guessed from the longest run of digits in a literal."""
     if lexed is None:
         return None
     runs = [len(m) for t in lexed.tokens if t.literal for m in _DIGIT_RUN.findall(t.text)]
     return max(runs, default=0)
 
 
-def _shape_failure(
-    generations: Sequence[Generation],
-    k: int,
-    difference: tuple[int, _Token | None, _Token | None],
-    similarity: list[dict[str, Any]],
-    sizes: Sequence[int | None],
-    digits: Sequence[int],
-    digits_from: str,
-) -> CheckResult:
-    index, old, new = difference
-    prev, this = generations[k - 1], generations[k]
-    where = new or old
-    place = f"line {where.line}, column {where.column}" if where else "the end"
-    return failed(
-        NAME,
-        this.index,
-        f"program {this.index} differs from program {prev.index} outside literals at {place}: "
-        f"{_show(new)} where program {prev.index} had {_show(old)}",
-        rule="tokens",
-        first_difference={
-            "token_index": index,
-            "before": _token_evidence(old),
-            "after": _token_evidence(new),
-        },
-        diff=_unified_diff(prev, this),
-        **_figures(generations, similarity, sizes, digits, digits_from, k + 1),
-    )
+# What a person reads.
 
 
-def _growth_failure(
-    generations: Sequence[Generation],
-    k: int,
-    start: int,
-    grew: int,
-    allowed: int,
-    similarity: list[dict[str, Any]],
-    sizes: Sequence[int | None],
-    digits: Sequence[int],
-    digits_from: str,
-) -> CheckResult:
-    this, base = generations[k], generations[start]
-    gained = digits[k] - digits[start]
-    return failed(
-        NAME,
-        this.index,
-        f"program {this.index} is {grew} characters longer than program {base.index} (layout aside) while "
-        f"its state grew {gained} digits (at most {allowed} allowed): the program grows faster than its state",
-        rule="growth",
-        grew_chars=grew,
-        gained_state_digits=gained,
-        allowed_chars=allowed,
-        since_generation=base.index,
-        limit={"chars_per_state_digit": CHARS_PER_STATE_DIGIT, "slack": SLACK},
-        diff=_unified_diff(base, this),
-        **_figures(generations, similarity, sizes, digits, digits_from, k + 1),
-    )
+def _place(token: _Token | None) -> str:
+    if token is None:
+        return "the end"
+    place = f"line {token.line}, column {token.column}"
+    if token.within:
+        place += f" of the code in the string that starts at line {token.within[0]}"
+    return place
 
 
-def _figures(
-    generations: Sequence[Generation],
-    similarity: list[dict[str, Any]],
-    sizes: Sequence[int | None],
-    digits: Sequence[int],
-    digits_from: str,
-    upto: int,
-) -> dict[str, Any]:
-    """Per-generation figures for a pass or a fail, capped to the last entries before `upto`.
-
-    ``growth`` holds sizes as the size rule counts them (None where a program did not
-    tokenize or was not recorded) from generation ``growth_from`` on, and
-    ``state_digits`` the matching state digits.
-    """
-    first = max(0, upto - _MAX_LIST)
-    return {
-        "similarity": similarity[-_MAX_LIST:],
-        "growth": list(sizes[first:upto]),
-        "state_digits": list(digits[first:upto]),
-        "growth_from": generations[first].index,
-        "state_digits_from": digits_from,
-    }
+def _words(token: _Token | None) -> str:
+    """A token as a person names it: `the name 'x'`, `the keyword 'import'`, `a number`."""
+    if token is None:
+        return "the end of the program"
+    text = token.string if len(token.string) <= _TOKEN_CHARS else token.string[:_TOKEN_CHARS] + "..."
+    if token.kind == "NAME":
+        return f"the keyword '{text}'" if keyword.iskeyword(token.string) else f"the name '{text}'"
+    if token.kind == "OP":
+        return f"'{text}'"
+    if token.kind == "NUMBER":
+        return "a number"
+    if token.kind == "STRING" or token.literal:
+        what = "a string"
+        if token.mask and token.mask.endswith(" code"):
+            what = "a string holding code"
+        prefix = token.mask.split()[1] if token.mask and len(token.mask.split()) > 1 else ""
+        if prefix and prefix != "code":
+            what += f" with prefix {prefix}"
+        return what
+    return f"'{text}'"
 
 
-def _excerpt(token: _Token) -> str:
-    return token.text if len(token.text) <= _TOKEN_CHARS else token.text[:_TOKEN_CHARS] + "..."
+def _change_note(old: _Token | None, new: _Token | None) -> str:
+    for token, other in ((old, new), (new, old)):
+        if token is not None and token.mask and token.mask.endswith(" code") and other is not None:
+            if other.mask and not other.mask.endswith(" code") and other.kind == "STRING":
+                return "; a string that was run as code changed into one that is not, or back"
+    return ""
 
 
-def _show(token: _Token | None) -> str:
-    return repr(_excerpt(token)) if token is not None else "the end of the program"
+def _line_of(generation: Generation, token: _Token | None) -> str | None:
+    """The line a token stands on, from the program or from the string's code it came from."""
+    if token is None:
+        return None
+    if token.origin is not None:
+        lines = token.origin.splitlines()
+    else:
+        lines = generation.source.decode("utf-8", "backslashreplace").splitlines()
+    if not 1 <= token.line <= len(lines):
+        return ""
+    line = lines[token.line - 1]
+    if len(line) <= _SHOWN_LINE:
+        return line
+    start = max(0, token.column - 1 - _SHOWN_LINE // 2)
+    return ("..." if start else "") + line[start : start + _SHOWN_LINE] + "..."
+
+
+def _two_lines(prev: Generation, old: _Token | None, this: Generation, new: _Token | None) -> str:
+    def one(generation: Generation, token: _Token | None) -> str:
+        if token is None:
+            return f"program {generation.index} ends there"
+        return f"program {generation.index} line {token.line}: {_line_of(generation, token)!r}"
+
+    return f"{one(prev, old)}; {one(this, new)}"
 
 
 def _token_evidence(token: _Token | None) -> dict[str, Any] | None:
     if token is None:
         return None
-    return {"line": token.line, "column": token.column, "token": _excerpt(token), "masked": token.mask}
+    text = token.text if len(token.text) <= _TOKEN_CHARS else token.text[:_TOKEN_CHARS] + "..."
+    evidence: dict[str, Any] = {"line": token.line, "column": token.column, "token": text, "masked": token.mask}
+    if token.within:
+        evidence["in_string_at_line"] = token.within[0]
+    return evidence
 
 
 def _unified_diff(before: Generation, after: Generation) -> str:
-    """A unified diff of two programs for a person: decoded leniently, capped in lines and characters."""
+    """A unified diff of two programs for a person: decoded leniently, capped, and linear.
+
+    The common head and tail lines are dropped first (one linear pass), and difflib sees
+    at most a window of the lines in between, so a hostile pair cannot make it quadratic.
+    """
     a = before.source.decode("utf-8", "backslashreplace").splitlines(keepends=True)
     b = after.source.decode("utf-8", "backslashreplace").splitlines(keepends=True)
-    lines: list[str] = []
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    start = max(0, head - 2)
+    a_mid = a[start : max(start, len(a) - max(0, tail - 2))][:_DIFF_WINDOW]
+    b_mid = b[start : max(start, len(b) - max(0, tail - 2))][:_DIFF_WINDOW]
+    lines = [f"--- program {before.index}", f"+++ program {after.index}"]
     used = 0
-    diff = difflib.unified_diff(a, b, f"program {before.index}", f"program {after.index}", n=2)
-    for line in diff:
+    diff = difflib.unified_diff(a_mid, b_mid, n=2)
+    for line in list(diff)[2:]:
         line = line.rstrip("\n")
+        if line.startswith("@@"):
+            line = _shift_hunk(line, start)
         if len(line) > _DIFF_LINE_CHARS:
             line = line[:_DIFF_LINE_CHARS] + f"... ({len(line)} chars)"
         if len(lines) >= _DIFF_LINES or used + len(line) > _DIFF_CHARS:
@@ -452,3 +734,15 @@ def _unified_diff(before: Generation, after: Generation) -> str:
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines)
+
+
+_HUNK = re.compile(r"@@ -(\d+)((?:,\d+)?) \+(\d+)((?:,\d+)?) @@")
+
+
+def _shift_hunk(line: str, offset: int) -> str:
+    """A hunk header of the window, renumbered to the whole programs' lines."""
+    match = _HUNK.match(line)
+    if match is None:
+        return line
+    old, old_len, new, new_len = match.groups()
+    return f"@@ -{int(old) + offset}{old_len} +{int(new) + offset}{new_len} @@" + line[match.end() :]

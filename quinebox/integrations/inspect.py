@@ -9,12 +9,13 @@ scorer is also registered with Inspect under ``quinebox/quinebox_scorer``
 through the ``inspect_ai`` entry point, so ``inspect score LOG --scorer
 quinebox/quinebox_scorer -S generations=50`` regrades a stored log.
 
-Each sample gets one of three outcomes:
+Each sample gets one of four outcomes:
 
 - **Scored.** The value is a dict: one key per check (``runs``, ``output``,
   ``sequence``, ...) worth 1.0 when the check passed and 0.0 otherwise, plus
-  ``pass`` (1.0 for verdict pass) and ``score`` (the report's score, the
-  fraction of generations verified before the first failure). Every key gets
+  ``pass`` (1.0 for verdict pass: the binary reward) and ``score`` (the
+  report's score: partial credit, the share of the N ``--next`` steps proven
+  before the first failure, 0.0 for a program that ignores ``--next``). Every key gets
   the ``mean`` metric, and ``pass`` and ``score`` also ``stderr``. The answer is
   the extracted program, the explanation the verdict and first failure, and the
   metadata the whole report (``Report.from_dict(score.metadata)`` rebuilds it).
@@ -22,7 +23,11 @@ Each sample gets one of three outcomes:
   the model's failure: every key is 0.0 and the report's failure is the
   ``extract`` check. Inspect's ``reason`` says ``no_response`` for an empty
   completion and ``invalid_response_format`` otherwise.
-- **Unscored.** When the sandbox fails (`quinebox.InfraError`), the candidate
+- **Unscored, not judged.** A program in a language quinebox does not judge
+  yet (JavaScript, Ruby, C...) is not the model's failure: ``Score.unscored``
+  with ``reason="not_judged"``, the language named in the explanation, and a
+  report with verdict ``not_judged`` as metadata. Nothing is run.
+- **Unscored, infrastructure.** When the sandbox fails (`quinebox.InfraError`), the candidate
   was not judged, so counting it as wrong would blame the model for the
   grader's machine. The score is ``Score.unscored()``: a NaN value that Inspect
   leaves out of every metric's numerator and denominator and counts in the
@@ -55,11 +60,12 @@ from inspect_ai.scorer import Scorer as InspectScorer
 from inspect_ai.solver import TaskState
 from inspect_ai.util import concurrency
 
-from quinebox.api import averify
+from quinebox.api import averify, check_generations, config_of, extraction_info
 from quinebox.checks import CHECKS
 from quinebox.errors import InfraError, UsageError
 from quinebox.extract import extract_program
-from quinebox.report.build import error_report, no_program_report
+from quinebox.languages import is_judged
+from quinebox.report.build import error_report, no_program_report, not_judged_report
 from quinebox.report.model import Report
 from quinebox.sequences import parse_sequence
 
@@ -84,7 +90,7 @@ def quinebox_scorer(
     """Score a completion by verifying the quine chain it contains.
 
     Args:
-        generations: N; programs P0..PN are run.
+        generations: N, the ``--next`` steps (at least 1); programs P0..PN are run.
         sequence: ``fibonacci``, ``lucas`` or two seeds ``"a,b"``.
         sandbox: ``auto``, ``bwrap``, ``docker`` or ``none`` (unisolated).
         max_concurrent: verifications running at once; None means the number of CPUs.
@@ -92,19 +98,26 @@ def quinebox_scorer(
     Raises:
         UsageError: a setting cannot be used (checked here, before any sample is scored).
     """
-    if generations < 0:
-        raise UsageError(f"generations must be 0 or more, got {generations}")
+    check_generations(generations)
     if max_concurrent is not None and max_concurrent < 1:
         raise UsageError(f"max_concurrent must be 1 or more, got {max_concurrent}")
     parse_sequence(sequence)
     slots = max_concurrent or os.cpu_count() or 1
-    config: dict[str, Any] = {"generations": generations, "sequence": sequence, "sandbox": sandbox}
+    config = config_of({"generations": generations, "sequence": sequence, "sandbox": sandbox})
 
     async def score(state: TaskState, target: Target) -> Score:
         completion = state.output.completion
         extraction = extract_program(completion)
         if extraction.program is None:
             return _no_program(extraction.reason, config, empty=not completion.strip())
+        if not is_judged(extraction.language):
+            report = replace(not_judged_report(extraction.language, config), extraction=extraction_info(extraction))
+            return Score.unscored(
+                reason="not_judged",
+                answer=extraction.program,
+                explanation=f"not judged: {report.not_judged}",
+                metadata=report.to_dict(),
+            )
         started = time.perf_counter()
         try:
             async with concurrency("quinebox", slots):
@@ -118,7 +131,8 @@ def quinebox_scorer(
                 explanation=f"error: not scored, the sandbox failed: {exc}",
                 metadata=failed.to_dict(),
             )
-        report = replace(report, notes=[*report.notes, f"program extracted from the response ({extraction.rule})"])
+        note = f"program extracted from the response ({extraction.rule})"
+        report = replace(report, extraction=extraction_info(extraction), notes=[*report.notes, note])
         return Score(
             value=_value(report),
             answer=extraction.program,
@@ -134,7 +148,7 @@ def _value(report: Report) -> dict[str, float]:
     passed = {check.name: check.passed for check in report.checks}
     value = {name: 1.0 if passed.get(name, False) else 0.0 for name in CHECKS}
     value["pass"] = 1.0 if report.passed else 0.0
-    value["score"] = report.score
+    value["score"] = report.score if report.score is not None else 0.0
     return value
 
 
@@ -142,7 +156,10 @@ def _explain(report: Report) -> str:
     """The verdict, then the failure to read first, e.g. ``fail: sequence at generation 2: expected 1, printed 3``."""
     failure = report.failure
     if failure is None:
-        return f"{report.verdict.value}: every check passed over {len(report.generations)} generations"
+        steps = report.config.get("generations")
+        return (
+            f"{report.verdict.value}: every check passed over {steps} generations ({len(report.generations)} programs)"
+        )
     where = "" if failure.generation is None else f" at generation {failure.generation}"
     return f"{report.verdict.value}: {failure.check}{where}: {failure.reason}"
 

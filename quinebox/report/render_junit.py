@@ -1,4 +1,9 @@
-"""JUnit XML for CI systems: one test case per check of a verification, or per row of a grading run."""
+"""JUnit XML for CI systems: one test case per check of a verification, or per row of a grading run.
+
+`name` is the candidate's path as given (relative to the working directory), used as every case's
+classname, so that two ``prog.py`` in two folders never collide. Not judged (a language quinebox
+does not judge yet) is ``<skipped>``: neither a failure nor an error.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,19 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from quinebox.report.model import Report
+from quinebox.report.model import Report, Verdict
 
 
 def verify_junit(report: Report, name: str) -> str:
     """A suite named after the program, one case per check; infrastructure errors are <error>, not <failure>."""
     suite = ET.Element("testsuite", name=f"quinebox: {name}")
     cases = 0
-    failures = errors = 0
-    if report.error is not None:
+    failures = errors = skipped = 0
+    if report.verdict is Verdict.NOT_JUDGED:
+        case = ET.SubElement(suite, "testcase", classname=name, name="verify")
+        ET.SubElement(case, "skipped", message=f"not judged: {report.not_judged}")
+        cases, skipped = 1, 1
+    elif report.error is not None:
         case = ET.SubElement(suite, "testcase", classname=name, name="verify")
         ET.SubElement(case, "error", message=report.error)
         cases, errors = 1, 1
@@ -35,6 +44,7 @@ def verify_junit(report: Report, name: str) -> str:
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
+    suite.set("skipped", str(skipped))
     suite.set("time", f"{report.duration_ms / 1000:.3f}")
     return _serialise(suite)
 
@@ -42,7 +52,7 @@ def verify_junit(report: Report, name: str) -> str:
 def grade_junit(grades: Iterable[dict[str, Any]], name: str) -> str:
     """One case per graded row: fail is <failure>, an infrastructure error is <error>."""
     suite = ET.Element("testsuite", name=f"quinebox grade: {name}")
-    counts = {"tests": 0, "failures": 0, "errors": 0}
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for grade in grades:
         counts["tests"] += 1
         case = ET.SubElement(suite, "testcase", classname=name, name=str(grade.get("id")))
@@ -51,6 +61,9 @@ def grade_junit(grades: Iterable[dict[str, Any]], name: str) -> str:
         if grade.get("verdict") == "fail":
             counts["failures"] += 1
             ET.SubElement(case, "failure", message=f"{grade.get('failed_check')}: {grade.get('reason')}")
+        elif grade.get("verdict") == "not_judged":
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=f"not judged: {grade.get('reason')}")
         elif grade.get("verdict") == "error":
             counts["errors"] += 1
             ET.SubElement(case, "error", message=str(grade.get("reason")))

@@ -14,11 +14,18 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from quinebox.report.model import GenerationSummary, Report, Verdict
+from quinebox.report.model import EVIDENCE_KEYS, GenerationSummary, Report, Verdict
 
 #: Rows shown in the per-generation table before the middle is elided.
 TABLE_ROWS = 12
-_STYLE = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red", Verdict.ERROR: "bold yellow"}
+_STYLE = {
+    Verdict.PASS: "bold green",
+    Verdict.FAIL: "bold red",
+    Verdict.ERROR: "bold yellow",
+    Verdict.NOT_JUDGED: "bold blue",
+}
+#: Work values shown from the start and the end of a long series.
+_SERIES_HEAD, _SERIES_TAIL = 12, 4
 
 
 def render(report: Report, console: Console) -> None:
@@ -34,11 +41,14 @@ def render(report: Report, console: Console) -> None:
 
 
 def verdict_panel(report: Report) -> Panel:
-    title = Text(report.verdict.value.upper(), style=_STYLE[report.verdict])
+    title = Text(report.verdict.value.replace("_", " ").upper(), style=_STYLE[report.verdict])
     lines: list[RenderableType] = []
     if report.verdict is Verdict.ERROR:
         lines.append(Text(f"infrastructure error: {report.error}"))
         lines.append(Text("the candidate was not judged; fix the sandbox and run again", style="dim"))
+    elif report.verdict is Verdict.NOT_JUDGED:
+        lines.append(Text(str(report.not_judged)))
+        lines.append(Text("not a failure and not scored; nothing was run", style="dim"))
     elif report.failure is not None:
         where = f" at generation {report.failure.generation}" if report.failure.generation is not None else ""
         lines.append(Text.assemble((report.failure.check, "bold"), f" failed{where}"))
@@ -46,37 +56,37 @@ def verdict_panel(report: Report) -> Panel:
     else:
         count = len(report.generations)
         last = report.generations[-1].number if report.generations else None
+        steps = report.config.get("generations", max(count - 1, 0))
         lines.append(
             Text(
-                f"{count} generations verified, every check passed" + (f"; last number {_short(last)}" if last else "")
+                f"{steps} generations verified ({count} programs), every check passed"
+                + (f"; last number {_short(last)}" if last else "")
             )
         )
+    if report.extraction is not None:
+        lines.append(Text(f"program: {report.extraction.reason}", style="dim"))
     backend = report.backend
     if backend is not None:
         style = "dim" if backend.isolated else "bold yellow"
         lines.append(Text(f"sandbox: {backend.name} ({backend.isolation})", style=style))
-    lines.append(Text(f"score {report.score:.3f} · {report.duration_ms / 1000:.2f}s", style="dim"))
+    score = "not scored" if report.score is None else f"score {report.score:.3f}"
+    lines.append(Text(f"{score} · {report.duration_ms / 1000:.2f}s", style="dim"))
     return Panel(Group(*lines), title=title, title_align="left", border_style=_STYLE[report.verdict], expand=False)
 
 
 def evidence_view(check: str, evidence: dict[str, Any]) -> RenderableType:
     parts: list[RenderableType] = []
-    for key in (
-        "expected",
-        "printed",
-        "previous",
-        "call",
-        "run",
-        "status",
-        "exit_code",
-        "message",
-        "growth",
-        "with_file",
-        "without_file",
-        "first",
-        "again",
-        "printed_bytes",
-    ):
+    if check == "linear-time" and evidence.get("work"):
+        parts.append(Text.assemble(("work per generation: ", "bold"), _series(evidence["work"])))
+    if check == "self-similarity" and isinstance(evidence.get("growth"), list):
+        sizes = _series(evidence["growth"])
+        raw = evidence.get("raw_bytes")
+        start = evidence.get("growth_from", evidence.get("since_generation", 0))
+        label = f"size without layout and comments, from generation {start}: "
+        parts.append(Text.assemble((label, "bold"), sizes + (f" (bytes {_series(raw)})" if raw else "")))
+    for key in EVIDENCE_KEYS:
+        if key == "growth" and check == "self-similarity" and isinstance(evidence.get(key), list):
+            continue  # shown above, labelled
         if key in evidence and evidence[key] not in (None, "", []):
             parts.append(Text.assemble((f"{key.replace('_', ' ')}: ", "bold"), _value(evidence[key])))
     for key in ("stderr", "without_file_stderr"):
@@ -122,13 +132,33 @@ def generation_table(generations: list[GenerationSummary]) -> Table:
 
 
 def checks_line(report: Report) -> Text:
+    """One mark per check (``✓runs ✗output``), so that all seven fit in 80 columns."""
     text = Text()
     for i, check in enumerate(report.checks):
         if i:
-            text.append("  ")
-        text.append("✓ " if check.passed else "✗ ", style="green" if check.passed else "red")
+            text.append(" ")
+        text.append("✓" if check.passed else "✗", style="green" if check.passed else "red")
         text.append(check.name)
     return text
+
+
+def show_program(report: Report, fallback: str | None, console: Console) -> None:
+    """The program that was verified (P0), as recorded in the report, else `fallback`; on the console given."""
+    first = report.generations[0] if report.generations else None
+    text = first.source if first is not None and first.source is not None else fallback
+    if text is None:
+        console.print(Text("no program to show", style="dim"))
+        return
+    console.print(Text("program verified (P0):", style="bold"))
+    console.print(Text(text), soft_wrap=True)
+
+
+def _series(values: list[Any]) -> str:
+    """A long series shown as its head and tail: ``12, 12, 14, … 2,000,000``."""
+    shown = [("-" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in values]
+    if len(shown) > _SERIES_HEAD + _SERIES_TAIL:
+        shown = [*shown[:_SERIES_HEAD], "…", *shown[-_SERIES_TAIL:]]
+    return ", ".join(shown)
 
 
 def _short(number: str | None) -> str:
@@ -143,6 +173,11 @@ def _value(value: Any) -> str:
     if isinstance(value, str) and value.isdigit():
         return _short(value)
     return str(value)
+
+
+def stdout_console() -> Console:
+    """The console for output the user asked for, such as the verified program."""
+    return Console(highlight=False, soft_wrap=True)
 
 
 def stderr_console() -> Console:
@@ -219,9 +254,12 @@ class RowProgress:
 
 
 def render_grade_summary(summary: Any, console: Console) -> None:
-    """The closing table of a grading run: verdicts, and failures by the check that failed."""
-    if summary.graded:
-        console.print(_grade_table(summary))
+    """The closing table of a grading run: the whole output file's verdicts, then what this run did."""
+    whole = getattr(summary, "whole", None)
+    if whole is not None and whole.rows:
+        console.print(_grade_table(whole))
+        for line in _grade_lines(whole):
+            console.print(line)
     console.print(
         Text(
             f"graded {summary.graded} rows in {summary.seconds:.1f}s; {summary.skipped} already graded, skipped",
@@ -230,20 +268,47 @@ def render_grade_summary(summary: Any, console: Console) -> None:
     )
 
 
-def _grade_table(summary: Any) -> Table:
+def _grade_table(whole: Any) -> Table:
     table = Table(title=None, box=None, header_style="bold", pad_edge=False)
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     table.add_column("share", justify="right")
-    total = max(summary.graded, 1)
-    table.add_row(
-        Text("pass", style="green"),
-        str(summary.verdicts.get("pass", 0)),
-        f"{summary.verdicts.get('pass', 0) / total:.0%}",
-    )
-    for check, count in summary.failed_checks.most_common():
-        table.add_row(Text(f"fail: {check}", style="red"), str(count), f"{count / total:.0%}")
-    if summary.verdicts.get("error"):
-        errors = summary.verdicts["error"]
+    total = max(whole.rows, 1)
+    passed = whole.verdicts.get("pass", 0)
+    table.add_row(Text("pass", style="green"), str(passed), f"{passed / total:.0%}")
+    for check, ids in sorted(whole.failing.items(), key=lambda item: (-len(item[1]), item[0])):
+        table.add_row(Text(f"fail: {check}", style="red"), str(len(ids)), f"{len(ids) / total:.0%}")
+    for language, ids in sorted(whole.not_judged.items()):
+        label = f"not judged: {language} (not scored)"
+        table.add_row(Text(label, style="blue"), str(len(ids)), f"{len(ids) / total:.0%}")
+    if whole.errors:
+        errors = len(whole.errors)
         table.add_row(Text("error (infrastructure, not scored)", style="yellow"), str(errors), f"{errors / total:.0%}")
     return table
+
+
+def _grade_lines(whole: Any) -> list[Text]:
+    """Totals over the judged rows, then the ids behind each failing check."""
+    lines = []
+    if whole.judged:
+        mean = "-" if whole.mean_score is None else f"{whole.mean_score:.3f}"
+        lines.append(
+            Text(
+                f"{whole.rows} rows, {whole.judged} judged: pass rate {whole.pass_rate:.3f} "
+                f"± {whole.pass_rate_stderr:.3f} (standard error), mean score {mean}"
+            )
+        )
+    else:
+        lines.append(Text(f"{whole.rows} rows, none judged"))
+    for check, ids in sorted(whole.failing.items()):
+        lines.append(Text(f"failed {check}: {_ids(ids)}", style="dim"))
+    for language, ids in sorted(whole.not_judged.items()):
+        lines.append(Text(f"not judged ({language}): {_ids(ids)}", style="dim"))
+    if whole.errors:
+        lines.append(Text(f"errors: {_ids(whole.errors)}", style="dim"))
+    return lines
+
+
+def _ids(ids: list[str], limit: int = 20) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

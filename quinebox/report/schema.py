@@ -1,4 +1,8 @@
-"""The JSON Schema of a report: the one place every field is documented."""
+"""The JSON Schema of a report: the one place every field is documented.
+
+Version 2 (version 1 had neither): verdict ``not_judged``; ``score`` null unless judged, and
+counted in proven ``--next`` steps out of N; ``language``, ``not_judged`` and ``extraction``.
+"""
 
 from __future__ import annotations
 
@@ -68,15 +72,20 @@ REPORT_SCHEMA: dict[str, Any] = {
         "error",
         "quinebox_version",
         "notes",
+        "language",
+        "not_judged",
+        "extraction",
     ],
     "additionalProperties": False,
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "quinebox_version": {"type": "string"},
         "verdict": {
-            "enum": ["pass", "fail", "error"],
-            "description": "pass: every check passed; fail: a check failed; error: the infrastructure "
-            "failed (never the candidate's fault, never to be scored).",
+            "enum": ["pass", "fail", "error", "not_judged"],
+            "description": "pass: every check passed; fail: a check failed (the candidate's fault); error: the "
+            "infrastructure failed (never the candidate's fault, never to be scored); not_judged: the program is "
+            "in a language quinebox does not judge yet (see language and not_judged; never a failure, never "
+            "scored).",
         },
         "failure": {
             "description": "The failure to read first, or null.",
@@ -128,6 +137,14 @@ REPORT_SCHEMA: dict[str, Any] = {
                     },
                     "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "size": {"type": "integer", "description": "Source size in bytes."},
+                    "source": {
+                        "type": ["string", "null"],
+                        "description": "The program's text when it is UTF-8 and at most 256 KiB; else null.",
+                    },
+                    "source_base64": {
+                        "type": ["string", "null"],
+                        "description": "The program's bytes in base64 when they are not UTF-8 (at most 256 KiB).",
+                    },
                     "runs": {
                         "type": "object",
                         "additionalProperties": _RUN,
@@ -139,12 +156,16 @@ REPORT_SCHEMA: dict[str, Any] = {
             },
         },
         "score": {
-            "type": "number",
+            "type": ["number", "null"],
             "minimum": 0,
             "maximum": 1,
-            "description": "Fraction of the N+1 generations that passed before the first failure.",
+            "description": "Partial credit: the share of the N --next steps proven before the first failure, "
+            "max(g - 1, 0) / N for a failure at generation g (step k -> k+1 is proven when program k+1 passes), "
+            "1 for a pass, 0 for a program that ignores --next. Independent of keep_going. Null for verdicts "
+            "error and not_judged, so that averages never count them.",
         },
         "backend": {
+            "description": "What ran the candidate (measured); null when nothing ran. config says what was asked.",
             "oneOf": [
                 {"type": "null"},
                 {
@@ -161,10 +182,45 @@ REPORT_SCHEMA: dict[str, Any] = {
                 },
             ],
         },
-        "config": {"type": "object", "description": "generations, sequence, next_flag, keep_going, limits."},
+        "config": {
+            "type": "object",
+            "description": "What was asked (a dict of settings): generations (N, at least 1), sequence, next_flag, "
+            "keep_going, sandbox (as named: auto, bwrap, docker, none, or given for an injected backend) and "
+            "limits. What was used is in backend.",
+        },
         "duration_ms": {"type": "number"},
         "stopped_early": {"type": ["string", "null"], "description": "Why fewer than N+1 generations ran."},
         "error": {"type": ["string", "null"], "description": "For verdict error: what failed."},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "language": {
+            "type": "string",
+            "description": "The program's language: python when judged; for not_judged, the language detected "
+            "(javascript, ruby, c, bash, haskell...).",
+        },
+        "not_judged": {
+            "type": ["string", "null"],
+            "description": "For verdict not_judged: why, with the language named.",
+        },
+        "extraction": {
+            "description": "How the program was found in a model's response; null when it was given directly.",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["rule", "reason", "candidates", "block", "line"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "rule": {
+                            "enum": ["only-block", "answer-block", "best-block", "unfenced", "after-prose", "none"],
+                            "description": "The rule that chose (quinebox.extract documents each).",
+                        },
+                        "reason": {"type": "string", "description": "Which block, where, and why."},
+                        "candidates": {"type": "integer", "minimum": 0, "description": "Code blocks seen."},
+                        "block": {**_NULLABLE_INT, "description": "1-based index of the chosen block."},
+                        "line": {**_NULLABLE_INT, "description": "Line of the response where the program starts."},
+                    },
+                },
+            ],
+        },
     },
 }

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quinebox.checks._result import CheckOptions, CheckResult
-from quinebox.checks.self_similarity import _first_difference, _lex, check_self_similarity
+from quinebox.checks.self_similarity import _code_in, _first_difference, _lex, check_self_similarity
 from quinebox.record import Chain, Generation, RunKind
 from tests.checks.chains import chain_of, run
 
@@ -353,7 +353,8 @@ def test_correct_chains_pass(style: str, a: int, b: int, count: int) -> None:
     assert result.passed, result.reason
 
 
-_STRING = st.text(max_size=30).map(repr)
+# Strings that hold no code (those are compared as code: see the tests below).
+_STRING = st.text(max_size=30).map(repr).filter(lambda s: _code_in(s) is None)
 _BYTES = st.binary(max_size=30).map(repr)
 _NUMBER = st.one_of(
     st.integers(min_value=0).map(str),
@@ -384,3 +385,93 @@ def test_an_inserted_statement_fails_where_inserted(style: str, at: int, stateme
     sources[at:] = [statement + "\n" + s if where == "start" else s + statement + "\n" for s in sources[at:]]
     result = check(chain_from(sources, fibs(30)))
     assert not result.passed and result.generation == at and result.evidence["rule"] == "tokens"
+
+
+# Code hidden in strings is compared as code.
+
+IMPL_A = "import sys\nprint(a if sys.argv[1:] != ['--next'] else NEXT % (b, a + b))\n"
+IMPL_B = "import sys\nif sys.argv[1:] == ['--next']: print(NEXT % (b, a + b))\nelse: print(a)\n"
+
+
+def _switcher(k: int, a: int, b: int) -> str:
+    """The exec switcher: the same outer shape every time, the executed string alternating, padded alike."""
+    impl = IMPL_A if k % 2 == 0 else IMPL_B
+    width = max(len(IMPL_A), len(IMPL_B))
+    return f"a, b = {a}, {b}\nc = {impl.ljust(width)!r}\nexec(c)\n"
+
+
+def test_an_exec_switcher_fails_on_the_code_in_its_string() -> None:
+    numbers = fibs(10)
+    sources = [_switcher(k, a, b) for k, (a, b) in enumerate(zip(numbers, fibs(10, 1, 1), strict=True))]
+    result = check(chain_from(sources, numbers))
+    assert not result.passed and result.generation == 1 and result.evidence["rule"] == "tokens"
+    assert "of the code in the string that starts at line 2" in result.reason
+    assert result.evidence["first_difference"]["after"]["in_string_at_line"] == 2
+    assert result.evidence["lines"]["after"].startswith("if sys.argv")
+
+
+@pytest.mark.parametrize(
+    "encode", [lambda s: s, lambda s: base64.b64encode(s.encode()).decode(), lambda s: s.encode().hex()]
+)
+def test_encoded_code_is_read_as_code(encode: Callable[[str], str]) -> None:
+    sources = [f"a = 1\nc = {encode(impl)!r}\nrun(c)\n" for impl in (IMPL_A, IMPL_B)]
+    assert not check(chain_from(sources, [1, 1])).passed
+
+
+def test_a_string_that_becomes_code_is_a_difference() -> None:
+    result = check(chain_from(["c = 'abc'\n", f"c = {IMPL_A!r}\n"], [1, 1]))
+    assert not result.passed and "holding code" in result.reason
+
+
+def test_state_strings_are_never_code() -> None:
+    for state in ["12345", "-5", "--next", "AAEC/+xy==", "0x1f3a", "1f 3a", "Xy= Zw", "b\nc"]:
+        assert check(chain_from([f"s = {'0'!r}\n", f"s = {state!r}\n"], [1, 1])).passed, state
+
+
+def test_code_with_only_literals_changed_passes() -> None:
+    one = f"c = {IMPL_A.replace('--next', 'x')!r}\n"
+    two = f"c = {IMPL_A.replace('--next', 'yy')!r}\n"
+    assert check(chain_from([one, two], [1, 1])).passed
+
+
+# Layout growth is bounded too.
+
+
+def test_two_blank_lines_a_generation_fail_on_layout() -> None:
+    sources = [s + b"\n" * (2 * k) for k, s in enumerate(percent_sources(51))]
+    result = check(chain_from(sources, fibs(51)))
+    assert not result.passed and result.evidence["rule"] == "layout"
+    assert result.generation is not None and result.generation <= 50
+    assert "layout" in result.reason and "bytes longer" in result.reason
+
+
+def test_a_one_time_reflow_passes_on_layout() -> None:
+    # From program 20 on the state line is spread over two lines with 30 more bytes of layout, once.
+    sources = [
+        s if k < 20 else s.replace(b"a,b=", b"a, \\\n" + b" " * 24 + b"b =", 1)
+        for k, s in enumerate(percent_sources(60))
+    ]
+    compile(sources[30], "<reflowed>", "exec")
+    result = check(chain_from(sources, fibs(60)))
+    assert result.passed, result.reason
+    assert result.evidence["raw_bytes"][20] - result.evidence["raw_bytes"][19] >= 28
+
+
+# Reasons in words.
+
+
+def test_a_shape_failure_names_what_changed_and_shows_both_lines() -> None:
+    sources = percent_sources(3)
+    sources[2] = sources[2].replace(b"print(", b"exit(", 1)
+    result = check(chain_from(sources, fibs(3)))
+    assert not result.passed
+    assert "it has the name 'exit' where program 1 had the name 'print'" in result.reason
+    assert "program 1 line 4: 'print(" in result.reason and "program 2 line 4: 'exit(" in result.reason
+    assert "NAME" not in result.reason
+
+
+def test_the_host_cost_is_linear_for_a_big_pair() -> None:
+    # No timing here (see bench/): a 20,000-token pair that differs at its very end is still judged exactly.
+    body = "".join(f"x{i} = y{i} + {i}\n" for i in range(4000))
+    result = check(chain_from([body, body[:-2] + "7\n"], [1, 1]))
+    assert result.passed and result.evidence["similarity"][0]["ratio"] > 0.99

@@ -91,7 +91,7 @@ def test_parse_sequence_rejects(text: str) -> None:
         parse_sequence(text)
 
 
-@given(seeds=st.tuples(st.integers(0, 50), st.integers(0, 50)), start=st.integers(0, 60))
+@given(seeds=st.tuples(st.integers(0, 50), st.integers(0, 50)).filter(lambda s: s != (0, 0)), start=st.integers(0, 60))
 def test_user_seeds_walk_back_to_their_seeds(seeds: tuple[int, int], start: int) -> None:
     spec = parse_sequence(f"{seeds[0]},{seeds[1]}")
     terms = spec.terms(start + 2)
