@@ -4,7 +4,7 @@ Runs inside the wall (bubblewrap, a container, or, when asked for by name, no
 wall at all), stdlib-only, and assumes the candidate can read this file.
 
 Protocol: JSON lines. The supervisor first writes a hello record
-(``{"hello": "quinebox-supervisor", "protocol": 1, ...}``), then answers every
+(``{"hello": "quinebox-supervisor", "protocol": 2, ...}``), then answers every
 request on stdin with exactly one line on stdout:
 
     {"op": "run", "id": 7, "source": <base64>, "argv": ["--next"],
@@ -15,38 +15,58 @@ request on stdin with exactly one line on stdout:
 
 A run reply carries ``status`` (OK, RE, SG, TO, OL, WL, XX), ``exit_code``,
 ``signal``, base64 ``stdout``/``stderr`` with ``*_truncated`` flags,
-``wall_ms``, ``cpu_ms``, ``work``, ``events`` and a human-only ``message``.
-The host's report schema (``quinebox schema``) documents every key.
+``wall_ms``, ``cpu_ms``, ``work``, ``events`` and a human-only ``message``;
+a run that could not be started gets ``{"id", "error"}`` instead, which the
+host reports as an infrastructure error, never as the candidate's.
 
-For each run: wipe every writable area, make a fresh empty working dir,
-deliver the source (as /box/prog.py when sighted, nowhere when blind), fork
-the candidate into its own session with rlimits, read its output under a byte
-cap and a wall deadline, then kill every process but this one and wipe again.
+How a run starts (docs/threat-model.md tells why):
+
+    supervisor ── fork ──> warden: own session; new user, pid, IPC and mount
+                           namespaces (when the kernel allows them)
+                  warden ── fork ──> init (pid 1): fresh tmpfs on every
+                           writable area, empty /proc, the sighted source
+                  init ── fork ──> candidate: fds 0-5, rlimits, seccomp,
+                           then execve of a new interpreter (launch_python)
+
+Nothing of the supervisor survives the execve: the candidate's process holds
+only the launcher, its key and its source. Init measures the candidate's CPU
+time with wait4, outside it, and the namespaces go with init, taking every
+process, IPC object and mount of the run along.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import marshal
 import os
 import resource
 import selectors
 import shutil
 import signal
-import stat
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import launch_python  # noqa: E402  (sibling module, found through the line above)
+import confine  # noqa: E402  (sibling module, found through the line above)
 
-launch_python.preload()
-
-PROTOCOL = 1
+PROTOCOL = 2
 # Protocol lines from the host are small; anything larger is a broken host.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 META_CAP = 256 * 1024
-META_FD = 3
+META_FD = confine.META_FD
+EXEC_FD = confine.EXEC_FD
+#: Each writable area of a run is a new tmpfs of this size.
+AREA_BYTES = 64 * 1024 * 1024
+#: The `-c` program of every run: read the launcher's code from fd 5 and run it.
+BOOTSTRAP = (
+    "import marshal,os\n"
+    "b=[]\n"
+    "while c:=os.read(5,1<<20):b.append(c)\n"
+    "os.close(5);c=marshal.loads(b''.join(b));del b\n"
+    "exec(c)"
+)
+INTERPRETER_FLAGS = ("-I", "-S", "-X", "utf8", "-B")
 
 
 class Config:
@@ -70,13 +90,20 @@ class Config:
         self.writable = self.writable or [self.box]
         self.source_path = os.path.join(self.box, "prog.py")
         self.work_dir = os.path.join(self.box, "work")
+        #: Set at start: whether each run gets namespaces of its own, and whether the filter loads.
+        self.fresh = False
+        self.seccomp = False
+        self.launcher = b""
+        self.interpreter = os.path.realpath(sys.executable)
 
 
 def main(argv: list[str]) -> int:
     config = Config(argv)
-    _protect_self()
+    confine.protect_self()
     _take_init_duties(config)
-    _add_site_builtins()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch_python.py"), "rb") as handle:
+        config.launcher = marshal.dumps(compile(handle.read(), "<quinebox>", "exec", dont_inherit=True))
+    config.fresh, config.seccomp = _probe(config)
     out = sys.stdout.buffer
     _send(
         out,
@@ -85,6 +112,8 @@ def main(argv: list[str]) -> int:
             "protocol": PROTOCOL,
             "python": ".".join(map(str, sys.version_info[:3])),
             "work_counter": "sys.monitoring" if hasattr(sys, "monitoring") else "settrace",
+            "fresh_namespaces": config.fresh,
+            "seccomp": config.seccomp,
             "pid": os.getpid(),
         },
     )
@@ -109,8 +138,8 @@ def main(argv: list[str]) -> int:
             continue
         try:
             reply = run_once(config, request)
-        except Exception as exc:  # a broken request is the host's bug, reported, never fatal
-            reply = {"status": "XX", "message": f"supervisor: {type(exc).__name__}: {exc}"}
+        except Exception as exc:  # a broken request or a wall that would not rise: the host's problem
+            reply = {"error": f"supervisor: {type(exc).__name__}: {exc}"}
         reply["id"] = request.get("id")
         _send(out, reply)
 
@@ -120,28 +149,13 @@ def _send(out: object, record: dict[str, object]) -> None:
     out.flush()  # type: ignore[attr-defined]
 
 
-def _protect_self() -> None:
-    """Make /proc/<this pid> unreadable and unptraceable by the same-uid candidate."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_dumpable = 4
-        libc.prctl(pr_set_dumpable, 0, 0, 0, 0)
-    except Exception:
-        pass
-
-
 def _take_init_duties(config: Config) -> None:
     """End on SIGTERM even as PID 1, and end after the time-to-live.
 
-    As PID 1 of a container (the image run without --init) the kernel drops
-    every signal that has no handler, so `docker stop` would hang until its
-    SIGKILL; a handler makes SIGTERM end the session at once, and the kernel
-    then ends every process of the namespace. The time-to-live is a handler
-    for the same reason: a default SIGALRM would be dropped for PID 1. Under
-    bwrap and none the supervisor is never PID 1 and gets no --ttl, so
-    nothing changes there. The candidate's child resets both signals.
+    As PID 1 of a container the kernel drops every signal that has no
+    handler, so `docker stop` would hang until its SIGKILL; a handler makes
+    SIGTERM end the session at once. The time-to-live is a handler for the
+    same reason. Every run's processes reset both.
     """
     if os.getpid() == 1:
         signal.signal(signal.SIGTERM, _end_session)
@@ -154,95 +168,221 @@ def _end_session(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
-def _add_site_builtins() -> None:
-    """The supervisor runs with -S (no site-packages); candidates still expect exit() and quit()."""
-    import builtins
+def _probe(config: Config) -> tuple[bool, bool]:
+    """Whether a child can enter fresh namespaces, and whether the seccomp filter loads."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            confine.fresh_namespaces()
+        except OSError:
+            code |= 1
+        try:
+            confine.lock_down()
+        except OSError:
+            code |= 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return False, False
+    return not code & 1, not code & 2 and confine.machine_supported()
 
-    try:
-        import _sitebuiltins
 
-        builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")  # type: ignore[attr-defined]
-        builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")  # type: ignore[attr-defined]
-    except ImportError:
-        pass
+class _Run:
+    """The pipes and facts of one run, as the supervisor holds them."""
+
+    def __init__(self, request: dict[str, object]) -> None:
+        self.source = base64.b64decode(str(request["source"]))
+        self.argv = [str(a) for a in request.get("argv", [])]  # type: ignore[union-attr]
+        self.sighted = bool(request.get("sighted"))
+        limits = dict(request.get("limits", {}))  # type: ignore[call-overload]
+        self.wall_s = float(limits.get("wall_s", 10))
+        self.cpu_s = int(limits.get("cpu_s", 10))
+        self.mem_mb = int(limits.get("mem_mb", 512))
+        self.output_cap = int(limits.get("output_bytes", 1 << 20))
+        self.pids = int(limits.get("pids", 64))
+        self.work_budget = int(limits.get("work", 2_000_000))
+        self.key = os.urandom(16).hex()
 
 
 def run_once(config: Config, request: dict[str, object]) -> dict[str, object]:
-    source = base64.b64decode(str(request["source"]))
-    argv = [str(a) for a in request.get("argv", [])]  # type: ignore[union-attr]
-    sighted = bool(request.get("sighted"))
-    limits = dict(request.get("limits", {}))  # type: ignore[call-overload]
-    wall_s = float(limits.get("wall_s", 10))
-    cpu_s = int(limits.get("cpu_s", 10))
-    mem_mb = int(limits.get("mem_mb", 512))
-    output_cap = int(limits.get("output_bytes", 1 << 20))
-    pids = int(limits.get("pids", 64))
-    work_budget = int(limits.get("work", 2_000_000))
-
-    _wipe(config.writable)
-    os.makedirs(config.work_dir, exist_ok=True)
-    if sighted:
-        with open(config.source_path, "wb") as handle:
-            handle.write(source)
-        os.chmod(config.source_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-
+    run = _Run(request)
+    if not config.fresh:
+        _wipe(config.writable)
+        confine.remove_ipc()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     meta_r, meta_w = os.pipe()
+    status_r, status_w = os.pipe()
     started = time.monotonic()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    pid = os.fork()
-    if pid == 0:  # the candidate's side; never returns
+    warden = os.fork()
+    if warden == 0:
         try:
-            _become_candidate(config.work_dir, out_w, err_w, meta_w, cpu_s, mem_mb, pids)
-            launch_python.run_candidate(
-                source, argv, config.source_path if sighted else None, config.box, META_FD, work_budget
-            )
+            for fd in (out_r, err_r, meta_r, status_r):
+                os.close(fd)
+            _warden(config, run, out_w, err_w, meta_w, status_w)
         finally:
             os._exit(126)
-    del source
+    run.source = b""
+    for fd in (out_w, err_w, meta_w, status_w):
+        os.close(fd)
+    outcome = _collect(warden, out_r, err_r, meta_r, status_r, started + run.wall_s, run.output_cap)
+    wall_ms = (time.monotonic() - started) * 1000
+    if not config.fresh:
+        _kill_everything_else(config)
+        _wipe(config.writable)
+        confine.remove_ipc()
+    if outcome.error:
+        return {"error": outcome.error}
+    return _reply(outcome, wall_ms, run)
+
+
+def _warden(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status_w: int) -> None:
+    """The run's own session and namespaces; waits for init, whose death ends everything of the run."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(0)
+    confine.die_with_parent(signal.SIGKILL)
+    keep = {out_w, err_w, meta_w, status_w}
+    _close_all_but(keep)
+    try:
+        if config.fresh:
+            confine.fresh_namespaces()
+    except OSError as exc:
+        _fail(status_w, f"namespaces: {exc}")
+    init = os.fork()
+    if init == 0:
+        try:
+            _init(config, run, out_w, err_w, meta_w, status_w)
+        finally:
+            os._exit(126)
     for fd in (out_w, err_w, meta_w):
         os.close(fd)
-    outcome = _collect(pid, out_r, err_r, meta_r, started + wall_s, output_cap)
-    wall_ms = (time.monotonic() - started) * 1000
-    _kill_everything_else(config, pid)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_ms = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000
-    _wipe(config.writable)
-    return _reply(outcome, wall_ms, cpu_ms, cpu_s)
+    run.source = b""
+    _, status = os.waitpid(init, 0)
+    os._exit(0 if os.WIFEXITED(status) else 1)
 
 
-def _become_candidate(work_dir: str, out_w: int, err_w: int, meta_w: int, cpu_s: int, mem_mb: int, pids: int) -> None:
+def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status_w: int) -> None:
+    """Pid 1 of the run: fresh mounts, the source, the candidate; then its CPU time, measured by wait4."""
+    confine.die_with_parent(signal.SIGKILL)
+    try:
+        if config.fresh:
+            confine.fresh_mounts(config.writable, AREA_BYTES)
+        os.makedirs(config.work_dir, exist_ok=True)
+        if run.sighted:
+            with open(config.source_path, "wb") as handle:
+                handle.write(run.source)
+            os.chmod(config.source_path, 0o444)
+    except OSError as exc:
+        _fail(status_w, f"mounts: {exc}")
+    src_r, src_w = os.pipe()
+    key_r, key_w = os.pipe()
+    code_r, code_w = os.pipe()
+    candidate = os.fork()
+    if candidate == 0:
+        try:
+            for fd in (src_w, key_w, code_w):
+                os.close(fd)
+            _become_candidate(config, run, src_r, out_w, err_w, meta_w, key_r, code_r, status_w)
+        except BaseException as exc:  # a wall that would not rise: the host's problem, never the candidate's
+            _fail(status_w, f"candidate setup: {exc}")
+        finally:
+            os._exit(126)
+    for fd in (src_r, key_r, code_r, out_w, err_w, meta_w):
+        os.close(fd)
+    os.write(status_w, b"P %d\n" % candidate)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    # In this order the candidate reads them: the launcher, its key, its source (blind runs only).
+    for fd, data in ((code_w, config.launcher), (key_w, run.key.encode()), (src_w, b"" if run.sighted else run.source)):
+        try:
+            _write_all(fd, data)
+        except OSError:
+            pass
+        os.close(fd)
+    run.source = b""
+    _, status, usage = os.wait4(candidate, 0)
+    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
+    os.write(status_w, b"S %d %.3f\n" % (status, cpu_ms))
+    if config.fresh:
+        try:
+            os.kill(-1, signal.SIGKILL)  # pid 1 of its namespace: every thread and process of the run
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def _become_candidate(
+    config: Config, run: _Run, src_r: int, out_w: int, err_w: int, meta_w: int, key_r: int, code_r: int,
+    status_w: int,
+) -> None:
+    """Set fds 0-5, limits and the filter, then execute a new interpreter: never returns."""
+    confine.die_with_parent(signal.SIGKILL)
     os.setsid()
-    devnull = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    os.dup2(meta_w, META_FD)
-    os.closerange(META_FD + 1, 65536)
-    for fd in (0, 1, 2, META_FD):
-        os.set_inheritable(fd, fd != META_FD)
-    os.chdir(work_dir)
-    mem = mem_mb * 1024 * 1024
+    os.chdir(config.work_dir)
+    stdin = src_r if not run.sighted else os.open("/dev/null", os.O_RDONLY)
+    interpreter = os.open(config.interpreter, os.O_RDONLY | os.O_CLOEXEC)
+    # First out of the way (above the targets), then into place; the status pipe closes on exec.
+    layout = {0: stdin, 1: out_w, 2: err_w, META_FD: meta_w, 4: key_r, 5: code_r}
+    moved = {target: _fcntl_dup(fd) for target, fd in layout.items()}
+    moved_exec = _fcntl_dup(interpreter)
+    moved_status = _fcntl_dup(status_w)
+    for target, fd in moved.items():
+        os.dup2(fd, target, inheritable=True)
+    os.dup2(moved_exec, EXEC_FD, inheritable=False)
+    _close_all_but({0, 1, 2, META_FD, 4, 5, EXEC_FD, moved_status})
+    os.set_inheritable(META_FD, True)
+    mem = run.mem_mb * 1024 * 1024
     for name, value in (
-        (resource.RLIMIT_CPU, (cpu_s, cpu_s + 1)),
+        (resource.RLIMIT_CPU, (run.cpu_s, run.cpu_s + 1)),
         (resource.RLIMIT_AS, (mem, mem)),
         (resource.RLIMIT_CORE, (0, 0)),
         (resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024)),
         (resource.RLIMIT_NOFILE, (256, 256)),
-        (resource.RLIMIT_NPROC, (pids, pids)),
+        (resource.RLIMIT_NPROC, (run.pids, run.pids)),
     ):
         try:
             resource.setrlimit(name, value)
         except (ValueError, OSError):
             pass
-    # Python's own buffered streams were set up before the fork: rebind them to the new fds.
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", encoding="utf-8", errors="strict", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # noqa: SIM115
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
+    if config.seccomp:
+        confine.lock_down()
+    mode = "sighted" if run.sighted else "blind"
+    argv = ["python3", *INTERPRETER_FLAGS, "-c", BOOTSTRAP, mode, str(run.work_budget), config.source_path, "--"]
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
+    os.execve(EXEC_FD, [*argv, *run.argv], env)
+
+
+def _fcntl_dup(fd: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    start = 0
+    for fd in sorted(keep):
+        if fd > start:
+            os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fail(status_w: int, why: str) -> None:
+    try:
+        os.write(status_w, b"X " + why.encode("utf-8", "replace")[:2000].replace(b"\n", b" ") + b"\n")
+    finally:
+        os._exit(127)
 
 
 class _Outcome:
@@ -250,34 +390,36 @@ class _Outcome:
         self.stdout = bytearray()
         self.stderr = bytearray()
         self.meta = bytearray()
+        self.status_lines = bytearray()
         self.stdout_truncated = False
         self.stderr_truncated = False
+        self.meta_flooded = False
         self.timed_out = False
         self.output_limit = False
-        self.status = 0
+        self.status: int | None = None
+        self.cpu_ms = 0.0
+        self.error = ""
 
 
-def _collect(pid: int, out_r: int, err_r: int, meta_r: int, deadline: float, cap: int) -> _Outcome:
+def _collect(warden: int, out_r: int, err_r: int, meta_r: int, status_r: int, deadline: float, cap: int) -> _Outcome:
+    """Read the run's pipes until init reports the candidate's end, the deadline, or the output cap."""
     outcome = _Outcome()
-    buffers = {out_r: outcome.stdout, err_r: outcome.stderr, meta_r: outcome.meta}
+    buffers = {out_r: outcome.stdout, err_r: outcome.stderr, meta_r: outcome.meta, status_r: outcome.status_lines}
     selector = selectors.DefaultSelector()
     for fd in buffers:
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
     open_fds = set(buffers)
-    exited = False
     while open_fds:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 and status_r in open_fds:
             outcome.timed_out = True
             break
-        if not exited:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                exited, outcome.status = True, status
-        # Once the candidate is gone, stragglers holding its pipes get a short grace only.
-        wait = min(remaining, 0.05 if exited else 0.5)
-        for key, _ in selector.select(wait):
+        # Once init is gone, what the run wrote is in the pipes: drain it, briefly.
+        ready = selector.select(min(remaining, 0.5) if status_r in open_fds else 0.05)
+        if not ready and status_r not in open_fds:
+            break
+        for key, _ in ready:
             fd = int(key.fd)  # type: ignore[arg-type]
             try:
                 chunk = os.read(fd, 65536)
@@ -288,57 +430,68 @@ def _collect(pid: int, out_r: int, err_r: int, meta_r: int, deadline: float, cap
                 open_fds.discard(fd)
                 continue
             buffer = buffers[fd]
-            limit = META_CAP if fd == meta_r else cap
+            limit = META_CAP if fd == meta_r else 65536 if fd == status_r else cap
             room = limit - len(buffer)
             buffer.extend(chunk[: max(room, 0)])
-            if len(chunk) > room and fd != meta_r:
-                outcome.output_limit = True
-                if fd == out_r:
-                    outcome.stdout_truncated = True
-                else:
-                    outcome.stderr_truncated = True
+            if len(chunk) > room:
+                if fd == meta_r:
+                    outcome.meta_flooded = True
+                elif fd in (out_r, err_r):
+                    outcome.output_limit = True
+                    if fd == out_r:
+                        outcome.stdout_truncated = True
+                    else:
+                        outcome.stderr_truncated = True
         if outcome.output_limit:
-            break
-        # After the candidate exits, whatever it wrote is already in the pipes; a child it
-        # left behind may hold them open forever, so stop once nothing is left to read.
-        if exited and not selector.select(0):
             break
     selector.close()
     for fd in buffers:
         os.close(fd)
-    if not exited:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        _, outcome.status = os.waitpid(pid, 0)
+    _end_warden(warden)
+    _read_status(outcome)
     return outcome
 
 
-def _kill_everything_else(config: Config, pid: int) -> None:
-    """Every process of the run dies with it, daemons and setsid() escapees included."""
-    if config.owns_pid_namespace:
-        me = os.getpid()
-        for _ in range(100):
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _reap()
-            others = [p for p in _pids() if p not in (1, me)]
-            if not others:
-                return
-            time.sleep(0.002)
-    else:
+def _end_warden(warden: int) -> None:
+    """Init and the candidate die with the warden (PDEATHSIG); reap it."""
+    try:
+        os.killpg(warden, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.kill(warden, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(warden, 0)
+    except ChildProcessError:
+        pass
+
+
+def _read_status(outcome: _Outcome) -> None:
+    for line in bytes(outcome.status_lines).splitlines():
+        kind, _, rest = line.partition(b" ")
+        if kind == b"X":
+            outcome.error = rest.decode("utf-8", "replace")
+        elif kind == b"S":
+            status, cpu = rest.split()
+            outcome.status, outcome.cpu_ms = int(status), float(cpu)
+
+
+def _kill_everything_else(config: Config) -> None:
+    """Without namespaces of its own a run could leave strays only if it could fork: make sure."""
+    if not config.owns_pid_namespace:
+        return
+    me = os.getpid()
+    for _ in range(100):
         try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
             pass
         _reap()
+        if not [p for p in _pids() if p not in (1, me)]:
+            return
+        time.sleep(0.002)
 
 
 def _reap() -> None:
@@ -388,34 +541,75 @@ def _force_remove(func: object, path: str, exc_info: object) -> None:
         pass
 
 
-def _reply(outcome: _Outcome, wall_ms: float, cpu_ms: float, cpu_s: int) -> dict[str, object]:
-    events: list[list[str]] = []
-    work: int | None = None
-    work_exceeded = False
-    for raw in bytes(outcome.meta).splitlines():
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        if "event" in record and isinstance(record["event"], list):
-            events.append([str(x)[:500] for x in record["event"][:2]])
-        if isinstance(record.get("work"), int):
-            work = record["work"]
-        if isinstance(record.get("work_exceeded"), int):
-            work, work_exceeded = record["work_exceeded"], True
+class _Channel:
+    """What the launcher said on fd 3, checked line by line; every problem becomes a tamper event."""
+
+    def __init__(self, meta: bytes, flooded: bool, key: str) -> None:
+        self.events: list[list[str]] = []
+        self.work: int | None = None
+        self.work_exceeded = False
+        self.finished = False
+        problems: list[str] = []
+        records = 0
+        lines = meta.split(b"\n")
+        if lines and lines[-1]:
+            problems.append("an unfinished record")
+        for raw in lines[:-1]:
+            fields = raw.split(b" ")
+            kind = fields[0]
+            try:
+                if self.finished:
+                    problems.append("records after the final one")
+                    break
+                if kind == b"E" and len(fields) == 3:
+                    self.events.append([_unhex(fields[1])[:100], _unhex(fields[2])[:500]])
+                    records += 1
+                elif kind == b"T" and len(fields) == 2:
+                    self.events.append(["tamper.launcher", _unhex(fields[1])[:500]])
+                    records += 1
+                elif kind == b"W" and len(fields) == 2:
+                    self.work, self.work_exceeded = int(fields[1]), True
+                elif kind == b"F" and len(fields) == 4:
+                    if fields[1].decode("ascii", "replace") != key:
+                        problems.append("a final record without the run's key")
+                        continue
+                    self.finished = True
+                    self.work = int(fields[2])
+                    if int(fields[3]) != records:
+                        problems.append(f"{int(fields[3])} records written, {records} received")
+                else:
+                    problems.append("a record the launcher does not write")
+            except ValueError:
+                problems.append("a malformed record")
+        if flooded:
+            problems.append(f"more than {META_CAP} bytes")
+        for problem in dict.fromkeys(problems):
+            self.events.append(["tamper.channel", f"the audit channel carried {problem}"])
+        if not self.finished and not self.work_exceeded:
+            self.work = None
+
+
+def _unhex(field: bytes) -> str:
+    return bytes.fromhex(field.decode("ascii")).decode("utf-8", "replace")
+
+
+def _reply(outcome: _Outcome, wall_ms: float, run: _Run) -> dict[str, object]:
+    channel = _Channel(bytes(outcome.meta), outcome.meta_flooded, run.key)
     status = outcome.status
-    exit_code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) or os.WIFSIGNALED(status) else None
-    sig = -exit_code if exit_code is not None and exit_code < 0 else None
-    if exit_code is not None and exit_code < 0:
-        exit_code = None
+    exit_code = sig = None
+    if status is not None:
+        exit_code = os.waitstatus_to_exitcode(status)
+        if exit_code < 0:
+            sig, exit_code = -exit_code, None
+    cpu_ms = outcome.cpu_ms
     message = ""
-    if work_exceeded:
+    if channel.work_exceeded:
         code, message = "WL", "work budget exceeded"
     elif outcome.timed_out:
         code, message = "TO", "wall time limit exceeded"
-    elif sig in (signal.SIGXCPU,) or (sig == signal.SIGKILL and cpu_ms >= cpu_s * 1000):
+    elif status is None and not outcome.output_limit:
+        code, message = "RE", "the run ended abnormally: its init process was killed"
+    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_ms >= run.cpu_s * 1000):
         code, message = "TO", "cpu time limit exceeded"
     elif outcome.output_limit:
         code, message = "OL", "output limit exceeded"
@@ -425,6 +619,9 @@ def _reply(outcome: _Outcome, wall_ms: float, cpu_ms: float, cpu_s: int) -> dict
         code, message = "RE", f"exited with status {exit_code}"
     else:
         code = "OK"
+    events = channel.events
+    if code in ("OK", "RE") and not channel.finished:
+        events.append(["tamper.channel", "the run ended without its final record (os._exit, or a launcher cut short)"])
     return {
         "status": code,
         "exit_code": exit_code,
@@ -435,8 +632,8 @@ def _reply(outcome: _Outcome, wall_ms: float, cpu_ms: float, cpu_s: int) -> dict
         "stderr_truncated": outcome.stderr_truncated,
         "wall_ms": round(wall_ms, 3),
         "cpu_ms": round(cpu_ms, 3),
-        "work": work,
-        "events": events,
+        "work": channel.work,
+        "events": events[:64],
         "message": message,
     }
 

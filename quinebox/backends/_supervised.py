@@ -27,8 +27,8 @@ BACKSTOP_S = 5.0
 HELLO_TIMEOUT_S = 30.0
 GRACEFUL_EXIT_S = 2.0
 READ_SLICE_S = 0.1
-PROTOCOL = 1
-SANDBOX_FILES = ("supervisor.py", "launch_python.py")
+PROTOCOL = 2
+SANDBOX_FILES = ("supervisor.py", "launch_python.py", "confine.py")
 
 
 def sandbox_sources() -> dict[str, bytes]:
@@ -205,6 +205,9 @@ class SupervisedBackend(Backend):
         if reply is None or reply.get("id") != self._next_id:
             self._drop_channel()
             raise SupervisorError(f"{self.name}: the supervisor sent a malformed reply")
+        if "error" in reply:
+            # The run could not be started (a wall would not rise): never the candidate's doing.
+            raise SupervisorError(f"{self.name}: {str(reply['error'])[:500]}")
         return _run_result(reply)
 
     def _limits_for(self, request: RunRequest) -> dict[str, float | int]:

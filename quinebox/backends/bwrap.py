@@ -152,7 +152,6 @@ class BwrapBackend(SupervisedBackend):
             "quinebox",
             "--cap-drop",
             "ALL",
-            "--disable-userns",
             "--clearenv",
             "--setenv",
             "PATH",

@@ -521,7 +521,9 @@ def _container_spec(api: Any, image_id: str, ttl_s: int) -> dict[str, Any]:
         memswap_limit=MEM_LIMIT,
         pids_limit=PIDS_LIMIT,
         cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
+        # The supervisor gives every run its own namespaces and its own, stricter seccomp filter
+        # (sandbox/confine.py); the engine's default filter refuses the unshare that needs.
+        security_opt=["no-new-privileges", "seccomp=unconfined"],
         ipc_mode="private",
         init=True,
         auto_remove=True,
