@@ -21,7 +21,7 @@ from typing import Any
 
 from quinebox import backends
 from quinebox.backends.base import Backend
-from quinebox.chain import ChainConfig, ProgressCallback, record_chain
+from quinebox.chain import ChainConfig, ProgressCallback, record_chain, replay_chain
 from quinebox.checks import CheckOptions
 from quinebox.errors import UsageError
 from quinebox.judge import judge
@@ -47,6 +47,7 @@ def verify(
     keep_going: bool = False,
     backend: Backend | Sequence[Backend] | None = None,
     on_generation: ProgressCallback | None = None,
+    deadline: float | None = None,
 ) -> Report:
     """Verify a candidate chain and return its report.
 
@@ -60,6 +61,8 @@ def verify(
         keep_going: record every generation that can run instead of stopping at the first failure.
         backend: an already built backend (or two, for two lanes) instead of `sandbox`; not closed here.
         on_generation: called with each recorded generation, for progress display.
+        deadline: seconds the whole verification may take (default QUINEBOX_DEADLINE_S, else
+            300); past it the verdict is ``fail``, check ``runs``, naming the generation reached.
 
     Raises:
         InfraError: the sandbox failed; the candidate is not to blame.
@@ -78,6 +81,7 @@ def verify(
             "keep_going": keep_going,
             "limits": limits,
             "sandbox": sandbox if backend is None else "given",
+            "deadline": deadline,
         }
     )
     suffix = Path(program).suffix if isinstance(program, os.PathLike) else ""
@@ -85,7 +89,8 @@ def verify(
     if not is_judged(language):
         return not_judged_report(language, report_config)
     check_options = CheckOptions(sequence=spec, work_budget=limits.work)
-    config = ChainConfig(generations, next_flag, limits, keep_going, check_options)
+    deadline_s = deadline_from_env() if deadline is None else check_deadline(deadline)
+    config = ChainConfig(generations, next_flag, limits, keep_going, check_options, deadline_s)
     with ExitStack() as stack:
         if backend is None:
             name = backends.resolve(sandbox)
@@ -93,12 +98,53 @@ def verify(
             for session in sessions:
                 stack.callback(session.close)
         else:
+            name = None
             sessions = [backend] if isinstance(backend, Backend) else list(backend)
         chain = record_chain(source, config, sessions, on_generation)
+        # The failure as recording finds it, generation by generation, so that keep_going never changes it.
+        results, first = judge(chain, check_options, prefixes_checked=not keep_going)
+        if first is None:
+            chain = replay_chain(chain, config, _cold_session(sessions[0], name, stack))
+            results, first = judge(chain, check_options, prefixes_checked=True)  # every prefix passed
         info = _backend_info(sessions[0])
-    # The failure as recording finds it, generation by generation, so that keep_going never changes it.
-    results, first = judge(chain, check_options, prefixes_checked=not keep_going)
     return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000, first)
+
+
+#: The verification's deadline when neither the caller nor QUINEBOX_DEADLINE_S sets one.
+DEFAULT_DEADLINE_S = 300.0
+
+
+def deadline_from_env(environ: dict[str, str] | None = None) -> float:
+    """QUINEBOX_DEADLINE_S, or the default; a bad value names its variable."""
+    text = (os.environ if environ is None else environ).get("QUINEBOX_DEADLINE_S")
+    if text is None or not text.strip():
+        return DEFAULT_DEADLINE_S
+    try:
+        return check_deadline(float(text))
+    except (ValueError, UsageError):
+        raise UsageError(f"QUINEBOX_DEADLINE_S must be a number of seconds above 0, not {text!r}") from None
+
+
+def check_deadline(seconds: float) -> float:
+    if not seconds > 0:
+        raise UsageError(f"the deadline must be a number of seconds above 0, not {seconds!r}")
+    return float(seconds)
+
+
+def _cold_session(lane: Backend, name: str | None, stack: ExitStack) -> Backend:
+    """A session that saw none of the chain, for the cold replay.
+
+    Where every run already starts in namespaces of its own (the supervisor's hello says
+    so), the sighted lane is as cold as a new session and costs nothing to reuse. Otherwise
+    a new session of the same wall is opened, and closed with the others.
+    """
+    hello = getattr(lane, "hello", {}) or {}
+    if hello.get("fresh_namespaces") or name is None:
+        return lane
+    session = backends.create(name)
+    stack.callback(session.close)
+    session.open()
+    return session
 
 
 def verify_response(response: str, **options: Any) -> Report:
@@ -193,7 +239,8 @@ def config_of(options: dict[str, Any]) -> dict[str, Any]:
     """The report's `config`: what the verification was asked to do, with defaults filled in.
 
     Always the same keys: generations, sequence, next_flag, keep_going, sandbox (as asked: ``auto``
-    stays ``auto``; ``report.backend`` says what was used, or ``given`` for an injected backend) and limits.
+    stays ``auto``; ``report.backend`` says what was used, or ``given`` for an injected backend), limits
+    and deadline_s.
     """
     limits = options.get("limits") or Limits.from_env()
     sequence = options.get("sequence", "fibonacci")
@@ -207,6 +254,7 @@ def config_of(options: dict[str, Any]) -> dict[str, Any]:
         "keep_going": options.get("keep_going", False),
         "sandbox": sandbox,
         "limits": limits.to_dict(),
+        "deadline_s": deadline_from_env() if options.get("deadline") is None else float(options["deadline"]),
     }
 
 

@@ -131,6 +131,14 @@ def verify(
     memory: Memory = None,
     output_bytes: OutputBytes = None,
     work_budget: WorkBudget = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            metavar="SECONDS",
+            help="Seconds the whole verification may take; then it fails check runs [env QUINEBOX_DEADLINE_S; 300].",
+        ),
+    ] = None,
     junit_xml: JunitXml = None,
     html: HtmlOut = None,
     save_programs: Annotated[
@@ -164,6 +172,7 @@ def verify(
         "next_flag": next_flag,
         "limits": limits,
         "keep_going": keep_going,
+        "deadline": deadline,
         "on_generation": progress.advance if progress is not None else None,
     }
     if not from_response and _looks_like_response(program, source):

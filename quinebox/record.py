@@ -81,6 +81,8 @@ class RunKind(enum.StrEnum):
     NEXT_BLIND = "next_blind"
     DEFAULT_AGAIN = "default_again"
     NEXT_AGAIN = "next_again"
+    REPLAY = "replay"
+    """The default run again, once the chain is recorded, as the only run of a fresh sandbox."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class Generation:
     index: int
     source: bytes
     runs: dict[RunKind, RunResult]
+    deadline_s: float | None = None
+    """Set when the verification's deadline (this many seconds) ended recording at this generation."""
 
     @property
     def sha256(self) -> str:

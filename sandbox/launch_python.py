@@ -491,4 +491,5 @@ def _work_counter(counter, budget):  # type: ignore[no-untyped-def]
     return tracer, trace_intact
 
 
-main()
+if __name__ == "__main__":  # exec'd by the bootstrap in the interpreter's own __main__
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -30,7 +31,8 @@ def test_a_correct_chain_passes_with_four_runs_a_generation() -> None:
     report = quinebox.verify(counter_program(0), generations=10, backend=backend)
     assert report.passed and report.score == 1.0
     assert [g.number for g in report.generations] == [str(n) for n in FIBONACCI.terms(11)]
-    assert len(backend.requests) == 11 * 2 + 10 * 2  # default and --next, sighted and blind
+    # default and --next, sighted and blind; then the cold replay of two programs
+    assert len(backend.requests) == 11 * 2 + 10 * 2 + 2
     assert {r.sighted for r in backend.requests} == {True, False}
 
 
@@ -96,3 +98,57 @@ def test_report_round_trips_through_json() -> None:
     report = quinebox.verify(counter_program(0), generations=3, backend=FakeBackend(chain_handler))
     again = quinebox.Report.from_dict(__import__("json").loads(report.to_json()))
     assert again == report
+
+
+def test_a_program_that_prints_other_bytes_when_replayed_alone_fails_integrity() -> None:
+    """State outside the source: what it prints depends on how many runs came before it."""
+    seen = {True: itertools.count(), False: itertools.count()}
+
+    def counts_its_runs(request: RunRequest) -> RunResult:
+        if request.argv:
+            return chain_handler(request)
+        return ok(f"{FIBONACCI.terms(next(seen[request.sighted]) + 1)[-1]}\n".encode())
+
+    backend = FakeBackend(counts_its_runs)
+    report = quinebox.verify(counter_program(0), generations=6, backend=backend)
+    assert report.failure is not None and report.failure.check == "integrity", report.failure
+    assert "when run alone" in report.failure.reason and "depends on state outside its source" in report.failure.reason
+    assert report.failure.generation in range(7)
+    assert any("replay" in g.runs for g in report.generations)
+
+
+def test_replay_picks_the_last_program_and_one_chosen_by_the_hash_of_p0() -> None:
+    from quinebox.chain import replay_indices
+    from quinebox.record import Chain, Generation
+
+    for first in (b"a", b"b", b"c", b"dd"):
+        chain = Chain(tuple(Generation(k, first if k == 0 else b"x", {}) for k in range(51)), 50)
+        picks = replay_indices(chain)
+        assert picks[-1] == 50 and 0 <= picks[0] < 50
+        assert picks == replay_indices(chain)  # the same candidate, the same picks
+
+
+def test_a_byte_identical_successor_that_prints_the_next_number_fails_integrity() -> None:
+    counter = itertools.count()
+
+    def same_text(request: RunRequest) -> RunResult:
+        if request.argv:
+            return ok(b"# the same program\n")
+        return ok(f"{FIBONACCI.terms(next(counter) // 2 + 1)[-1]}\n".encode())
+
+    report = quinebox.verify(b"# the same program\n", generations=5, backend=FakeBackend(same_text))
+    assert report.failure is not None, report
+    assert (report.failure.check, report.failure.generation) == ("integrity", 1), report.failure
+    assert "byte for byte program 0" in report.failure.reason
+
+
+def test_the_deadline_ends_the_verification_with_a_runs_failure() -> None:
+    def slow(request: RunRequest) -> RunResult:
+        time.sleep(0.05)
+        return chain_handler(request)
+
+    report = quinebox.verify(counter_program(0), generations=50, backend=FakeBackend(slow), deadline=0.5)
+    assert report.failure is not None and report.failure.check == "runs", report.failure
+    assert "deadline of 0.5 s" in report.failure.reason
+    assert report.failure.generation == len(report.generations) - 1
+    assert report.stopped_early and "deadline" in report.stopped_early

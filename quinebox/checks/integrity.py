@@ -21,7 +21,7 @@ from quinebox.checks._answers import TABLE_TERMS, carried_table
 from quinebox.checks._judge import Judge, judge_whole
 from quinebox.checks._numbers import parse_number, short_number
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt, text_excerpt
-from quinebox.record import TWINS, AuditEvent, Chain, Generation, RunKind
+from quinebox.record import TWINS, AuditEvent, Chain, Generation, RunKind, RunResult, Status
 
 NAME = "integrity"
 _CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -33,7 +33,14 @@ _CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("os.kill", "os.killpg", "signal.pthread_kill"), "sends a signal"),
     (("ctypes.",), "loads native code"),
     (("mmap.",), "maps shared memory"),
-    (("sys.settrace", "sys.setprofile", "sys.monitoring"), "tampers with the work counter"),
+    (("sys.settrace", "sys.setprofile", "sys.monitoring", "sys.gettrace"), "tampers with the work counter"),
+    (("tamper.channel",), "tampers with the audit channel"),
+    (("tamper.launcher",), "tampers with the sandbox's instruments"),
+    (("reflection.", "sys._current_frames", "sys._current_exceptions"), "reads its own code from memory"),
+    (("gc.",), "walks the interpreter's objects"),
+    (("code.__new__", "function.__new__"), "builds code by hand"),
+    (("fcntl.",), "changes a file descriptor"),
+    (("resource.",), "changes its own limits"),
     (("sys.addaudithook",), "installs an audit hook"),
     (("os.listdir", "os.scandir", "glob."), "lists a directory"),
     (
@@ -69,6 +76,8 @@ class IntegrityJudge(Judge):
         self.blind_runs = 0
         self.pending: tuple[Generation, int] | None = None
         """The last program and the number it printed, waiting for its successor's number."""
+        self.previous: tuple[bytes, int | None] | None = None
+        """The last program's source and number: a program identical to it must print the same."""
 
     @override
     def _add(self, generation: Generation) -> CheckResult | None:
@@ -77,6 +86,10 @@ class IntegrityJudge(Judge):
             failure = self._table(*self.pending, printed)
             if failure is not None:
                 return failure
+        failure = _advances_without_state(generation, printed, self.previous) or _replay_differs(generation)
+        if failure is not None:
+            return failure
+        self.previous = (generation.source, printed)
         self.pending = (generation, printed) if printed is not None else None
         self.blind_runs += sum(twins.blind in generation.runs for twins in TWINS)
         for kind, run in generation.runs.items():
@@ -85,7 +98,7 @@ class IntegrityJudge(Judge):
                 return failed(
                     NAME,
                     generation.index,
-                    f"{describe(event)}: {event} in generation {generation.index}, {_run_name(kind)}",
+                    f"{describe(event)}: {_shown(event)} in generation {generation.index}, {_run_name(kind)}",
                     run=kind.value,
                     call=str(event),
                     events={k.value: [str(e) for e in r.events] for k, r in generation.runs.items() if r.events},
@@ -142,6 +155,57 @@ class IntegrityJudge(Judge):
         return None
 
 
+def _advances_without_state(
+    generation: Generation, printed: int | None, previous: tuple[bytes, int | None] | None
+) -> CheckResult | None:
+    """A program byte-identical to its predecessor that prints another number keeps its state elsewhere."""
+    if previous is None or printed is None or previous[1] is None:
+        return None
+    source, before = previous
+    if generation.source != source or before is None or before == printed:
+        return None
+    k = generation.index
+    return failed(
+        NAME,
+        k,
+        f"depends on state outside its source: program {k} is byte for byte program {k - 1}, "
+        f"yet prints {short_number(printed)} where program {k - 1} printed {short_number(before)}",
+        rule="no-state",
+        printed=short_number(printed),
+        previous=short_number(before),
+    )
+
+
+def _replay_differs(generation: Generation) -> CheckResult | None:
+    """The cold replay: the program alone in a fresh sandbox must print what it printed in the chain."""
+    chained, alone = generation.run(RunKind.DEFAULT), generation.run(RunKind.REPLAY)
+    if chained is None or alone is None or chained.same_behaviour(alone):
+        return None
+    k = generation.index
+    return failed(
+        NAME,
+        k,
+        f"depends on state outside its source: program {k} printed {_shown_output(chained)} in the chain "
+        f"and {_shown_output(alone)} when run alone",
+        rule="replay",
+        run=RunKind.REPLAY.value,
+        first=text_excerpt(chained.stdout),
+        again=text_excerpt(alone.stdout),
+        status=alone.status.value,
+    )
+
+
+def _shown_output(run: RunResult) -> str:
+    text = run.stdout.decode("utf-8", "replace").strip()
+    if run.status is not Status.OK:
+        return (
+            f"nothing ({run.status.value}: {run.message or 'failed'})"
+            if not text
+            else f"{text[:60]} ({run.status.value})"
+        )
+    return text[:60] if text else "nothing"
+
+
 def _printed(generation: Generation) -> int | None:
     run = generation.run(RunKind.DEFAULT)
     value = parse_number(run.stdout) if run is not None and run.ok else None
@@ -164,6 +228,11 @@ def describe(event: AuditEvent) -> str:
     return "makes an audited call"
 
 
+def _shown(event: AuditEvent) -> str:
+    """The call as Python would spell it; the sandbox's own findings in its words."""
+    return event.args if event.name.startswith("tamper.") else str(event)
+
+
 def _run_name(kind: RunKind) -> str:
     return {
         RunKind.DEFAULT: "default run",
@@ -172,4 +241,5 @@ def _run_name(kind: RunKind) -> str:
         RunKind.NEXT_BLIND: "--next run without its file",
         RunKind.DEFAULT_AGAIN: "default run, repeated",
         RunKind.NEXT_AGAIN: "--next run, repeated",
+        RunKind.REPLAY: "default run, replayed alone",
     }[kind]

@@ -41,6 +41,15 @@ class RunsJudge(Judge):
 
     @override
     def _add(self, generation: Generation) -> CheckResult | None:
+        if generation.deadline_s is not None:
+            return failed(
+                NAME,
+                generation.index,
+                f"the verification reached its deadline of {generation.deadline_s:g} s at generation "
+                f"{generation.index}: the programs run too slowly to verify in time (--deadline)",
+                deadline_s=generation.deadline_s,
+                reached=generation.index,
+            )
         for kind in _JUDGED:
             run = generation.run(kind)
             if run is None:

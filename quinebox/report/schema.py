@@ -149,7 +149,15 @@ REPORT_SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": _RUN,
                         "propertyNames": {
-                            "enum": ["default", "next", "default_blind", "next_blind", "default_again", "next_again"]
+                            "enum": [
+                                "default",
+                                "next",
+                                "default_blind",
+                                "next_blind",
+                                "default_again",
+                                "next_again",
+                                "replay",
+                            ]
                         },
                     },
                 },
@@ -185,8 +193,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "config": {
             "type": "object",
             "description": "What was asked (a dict of settings): generations (N, at least 1), sequence, next_flag, "
-            "keep_going, sandbox (as named: auto, bwrap, docker, none, or given for an injected backend) and "
-            "limits. What was used is in backend.",
+            "keep_going, sandbox (as named: auto, bwrap, docker, none, or given for an injected backend), "
+            "limits and deadline_s (seconds the whole verification may take). What was used is in backend.",
         },
         "duration_ms": {"type": "number"},
         "stopped_early": {"type": ["string", "null"], "description": "Why fewer than N+1 generations ran."},

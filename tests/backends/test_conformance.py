@@ -57,7 +57,10 @@ def test_none_leaves_no_temp_dir_after_a_lost_session() -> None:
 
     before = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("quinebox-none-")}
     with backends.create("none") as backend:
-        run(backend, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")  # the session restarts
+        run(backend, "print(0)")
+        channel = backend._channel  # type: ignore[attr-defined]
+        channel.process.kill()  # the session is lost (the candidate cannot do this): the next run restarts it
+        channel.process.wait()
         run(backend, "print(1)")
     after = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("quinebox-none-")}
     assert after == before
