@@ -36,19 +36,71 @@ import sys
 #: Audit events that are always evidence, whatever their arguments.
 ALWAYS = frozenset(
     (
-        "os.listdir", "os.scandir", "glob.glob", "os.remove", "os.rename", "os.rmdir", "os.mkdir",
-        "os.truncate", "os.chmod", "os.chown", "os.link", "os.symlink", "os.utime", "os.chdir",
-        "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",
-        "os.kill", "os.killpg", "signal.pthread_kill", "subprocess.Popen", "pty.spawn",
-        "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
-        "socket.sendto", "socket.sendmsg", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
-        "ctypes.addressof", "ctypes.call_function", "ctypes.string_at", "ctypes.wstring_at",
-        "ctypes.create_string_buffer", "ctypes.get_errno", "mmap.__new__", "shutil.copyfile",
-        "shutil.rmtree", "shutil.move", "sys.settrace", "sys.setprofile", "sys.addaudithook",
-        "sys.monitoring.register_callback", "sys._current_frames", "sys._current_exceptions",
-        "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__", "function.__new__",
-        "fcntl.fcntl", "fcntl.ioctl", "fcntl.flock", "fcntl.lockf", "os.putenv", "os.unsetenv",
-        "resource.setrlimit", "resource.prlimit",
+        "os.listdir",
+        "os.scandir",
+        "glob.glob",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.mkdir",
+        "os.truncate",
+        "os.chmod",
+        "os.chown",
+        "os.link",
+        "os.symlink",
+        "os.utime",
+        "os.chdir",
+        "os.fork",
+        "os.forkpty",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.startfile",
+        "os.kill",
+        "os.killpg",
+        "signal.pthread_kill",
+        "subprocess.Popen",
+        "pty.spawn",
+        "socket.__new__",
+        "socket.connect",
+        "socket.bind",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.sendto",
+        "socket.sendmsg",
+        "ctypes.dlopen",
+        "ctypes.dlsym",
+        "ctypes.cdata",
+        "ctypes.addressof",
+        "ctypes.call_function",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.create_string_buffer",
+        "ctypes.get_errno",
+        "mmap.__new__",
+        "shutil.copyfile",
+        "shutil.rmtree",
+        "shutil.move",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys.addaudithook",
+        "sys.monitoring.register_callback",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "code.__new__",
+        "function.__new__",
+        "fcntl.fcntl",
+        "fcntl.ioctl",
+        "fcntl.flock",
+        "fcntl.lockf",
+        "os.putenv",
+        "os.unsetenv",
+        "resource.setrlimit",
+        "resource.prlimit",
     )
 )
 #: Reaching for the interpreter's frames or code objects: its own text read from memory.
@@ -211,18 +263,22 @@ def _instrument(key: str, budget: int, source_path: str | None, roots: tuple[str
     without an audited call (gc), and what is reachable (the trace function
     through sys.gettrace) is checked, cell by cell, when the run ends.
     """
+    import _thread
     import atexit
     import itertools
     import select
     import threading
 
-    import _thread
-
     write, set_blocking, fsdecode, getcwd, normpath, join = (
-        os.write, os.set_blocking, os.fsdecode, os.getcwd, os.path.normpath, os.path.join)
+        os.write,
+        os.set_blocking,
+        os.fsdecode,
+        os.getcwd,
+        os.path.normpath,
+        os.path.join,
+    )
     getframe, exit_now, get_ident, register = sys._getframe, os._exit, _thread.get_ident, atexit.register
-    wait_writable, repr_, isinstance_, str_, int_, len_, any_ = (
-        select.select, repr, isinstance, str, int, len, any)
+    wait_writable, repr_, isinstance_, str_, int_, len_, any_ = (select.select, repr, isinstance, str, int, len, any)
     written = [0]
     reported = [0]
     busy = [False]
@@ -232,7 +288,7 @@ def _instrument(key: str, budget: int, source_path: str | None, roots: tuple[str
         line = " ".join((kind, *fields)).encode() + b"\n"
         while line:
             try:
-                line = line[write(META_FD, line):]
+                line = line[write(META_FD, line) :]
             except BlockingIOError:
                 wait_writable([], [META_FD], [], 1.0)
             except OSError:

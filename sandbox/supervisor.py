@@ -315,7 +315,14 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
 
 
 def _become_candidate(
-    config: Config, run: _Run, src_r: int, out_w: int, err_w: int, meta_w: int, key_r: int, code_r: int,
+    config: Config,
+    run: _Run,
+    src_r: int,
+    out_w: int,
+    err_w: int,
+    meta_w: int,
+    key_r: int,
+    code_r: int,
     status_w: int,
 ) -> None:
     """Set fds 0-5, limits and the filter, then execute a new interpreter: never returns."""
@@ -375,7 +382,7 @@ def _close_all_but(keep: set[int]) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _fail(status_w: int, why: str) -> None:

@@ -210,7 +210,8 @@ def sysv_ipc_does_not_survive(backend: Backend) -> None:
     writer = f"""
         import ctypes
         libc = ctypes.CDLL(None)
-        print(libc.shmget({key}, 4096, 0o1666) >= 0, libc.semget({key}, 1, 0o1666) >= 0, libc.msgget({key}, 0o1666) >= 0)
+        made = libc.shmget({key}, 4096, 0o1666), libc.semget({key}, 1, 0o1666), libc.msgget({key}, 0o1666)
+        print(*(ident >= 0 for ident in made))
     """
     reader = f"""
         import ctypes
