@@ -3,7 +3,9 @@
 These are the functions behind ``quinebox image build``, ``quinebox gc`` and the
 docker line of ``quinebox doctor``. The docker SDK itself stays fenced in
 `quinebox.backends.docker`; this module imports it only when a function here
-is called, so importing `quinebox.images` costs nothing.
+is called, so importing `quinebox.images` costs nothing. The image's name and
+the guest code it must hold live in `quinebox._image_spec`, which the docker
+backend imports instead of this module, so the two never import each other.
 
 The build context is generated, not taken from a checkout: a wheel has no
 repository, only the guest files as package data (`quinebox._sandbox`). So
@@ -15,25 +17,19 @@ code changed can tell that the image is stale.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import tempfile
-from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
-from quinebox.errors import UsageError
-
-DEFAULT_IMAGE = "quinebox-sandbox:latest"
-#: Names the image for every docker session, the doctor and the build; the constructor argument wins.
-IMAGE_ENV = "QUINEBOX_IMAGE"
-#: Label on images built here: the digest of the guest files inside (see `guest_digest`).
-DIGEST_LABEL = "org.quinebox.sandbox-sha256"
-#: Where the Dockerfile copies sandbox/ inside the image.
-GUEST_DIR = "/opt/quinebox/sandbox"
-
-BuildProgress = Callable[[str], None]
-"""Called with each line of the build log, as the engine sends it."""
+from quinebox._image_spec import (
+    DEFAULT_IMAGE,
+    DIGEST_LABEL,
+    IMAGE_ENV,
+    BuildProgress,
+    guest_digest,
+    guest_files,
+    image_name,
+)
+from quinebox._image_spec import GUEST_DIR as GUEST_DIR  # importable from here as before, though not in __all__
 
 #: The top-level Dockerfile, verbatim (tests/backends/test_docker.py keeps the two equal).
 DOCKERFILE = """\
@@ -60,43 +56,6 @@ USER 10001:10001
 WORKDIR /box
 ENTRYPOINT ["python3", "-I", "/opt/quinebox/sandbox/supervisor.py"]
 """
-
-
-def image_name(explicit: str | None = None) -> str:
-    """The image to use: the explicit name, else QUINEBOX_IMAGE, else the default tag.
-
-    Raises:
-        UsageError: QUINEBOX_IMAGE is set but blank.
-    """
-    if explicit:
-        return explicit
-    from_env = os.environ.get(IMAGE_ENV)
-    if from_env is None:
-        return DEFAULT_IMAGE
-    if not from_env.strip():
-        raise UsageError(f"{IMAGE_ENV} is set but empty; unset it or name an image")
-    return from_env.strip()
-
-
-def guest_files() -> dict[str, bytes]:
-    """Every guest-side Python file, by name, as this quinebox ships it."""
-    root = resources.files("quinebox._sandbox")
-    return {
-        entry.name: entry.read_bytes()
-        for entry in sorted(root.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".py") and entry.is_file()
-    }
-
-
-def guest_digest(files: dict[str, bytes] | None = None) -> str:
-    """A sha256 over the guest files' names and contents, order-independent."""
-    files = guest_files() if files is None else files
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        data = files[name]
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
 
 
 def build_image(

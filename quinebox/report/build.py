@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from quinebox import __version__
+from quinebox._version import __version__
 from quinebox.checks import CheckResult, first_failure
 from quinebox.checks._numbers import int_text, printed_numbers
 from quinebox.judge import score as step_score

@@ -30,6 +30,8 @@ from quinebox.backends.docker import (
     OWNER_START_LABEL,
     SESSION_LABEL,
     DockerBackend,
+    _container,
+    _orphans,
     map_docker_errors,
     orphaned,
     translate,
@@ -107,6 +109,13 @@ def test_guest_files_are_the_sandbox_folder() -> None:
     files = images.guest_files()
     assert files == {p.name: p.read_bytes() for p in (ROOT / "sandbox").glob("*.py")}
     assert images.guest_digest(files) == images.guest_digest(dict(reversed(list(files.items()))))
+
+
+def test_the_docker_backend_never_imports_quinebox_images() -> None:
+    # quinebox.images imports the backend (lazily) to build and check the image; the other way would be a circle.
+    code = "import sys, quinebox.backends.docker; print('quinebox.images' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
 
 
 def _docker_error_classes() -> list[type[BaseException]]:
@@ -210,8 +219,8 @@ def _labels(**changes: str) -> dict[str, str]:
     labels = {
         SESSION_LABEL: "s",
         OWNER_LABEL: str(os.getpid()),
-        OWNER_START_LABEL: docker_backend._start_time(os.getpid()),
-        OWNER_HOST_LABEL: docker_backend._owner_host(),
+        OWNER_START_LABEL: _container._start_time(os.getpid()),
+        OWNER_HOST_LABEL: _container._owner_host(),
         EXPIRES_LABEL: str(int(time.time()) + 600),
     }
     labels.update(changes)
@@ -249,8 +258,8 @@ def test_sweep_removes_orphans_and_everything_when_asked() -> None:
     live = {"Id": "a" * 64, "Labels": _labels()}
     expired = {"Id": "b" * 64, "Labels": _labels(**{EXPIRES_LABEL: "0"})}
     api = _FakeApi([live, expired])
-    assert docker_backend._sweep(api, all_=False) == ["b" * 12]
-    assert docker_backend._sweep(api, all_=True) == ["a" * 12, "b" * 12]
+    assert _orphans._sweep(api, all_=False) == ["b" * 12]
+    assert _orphans._sweep(api, all_=True) == ["a" * 12, "b" * 12]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -293,8 +302,8 @@ def test_labels_name_the_owner_and_the_expiry(api: Any) -> None:
         assert isinstance(backend, DockerBackend)
         labels = api.inspect_container(backend.container_id)["Config"]["Labels"]
     assert labels[OWNER_LABEL] == str(os.getpid())
-    assert labels[OWNER_START_LABEL] == docker_backend._start_time(os.getpid()) != ""
-    assert labels[OWNER_HOST_LABEL] == docker_backend._owner_host()
+    assert labels[OWNER_START_LABEL] == _container._start_time(os.getpid()) != ""
+    assert labels[OWNER_HOST_LABEL] == _container._owner_host()
     assert uuid.UUID(labels[SESSION_LABEL])
     assert 900 <= int(labels[EXPIRES_LABEL]) - time.time() <= 900 + docker_backend.EXPIRY_SLACK_S + 5
 
@@ -364,7 +373,7 @@ def test_sigkill_of_an_owner_mid_run_is_swept_by_the_next_start(api: Any, monkey
     process.communicate()
     time.sleep(0.5)
     assert exists(api, container_id), "the orphan vanished before any sweep: this test proves nothing"
-    monkeypatch.setattr(docker_backend, "_swept", threading.Event())  # as in a fresh process
+    monkeypatch.setattr(_orphans, "_swept", threading.Event())  # as in a fresh process
     with DockerBackend():
         assert not exists(api, container_id)
 
