@@ -85,8 +85,8 @@ class ServeOptions:
         for name in ("max_in_flight", "max_lanes", "max_body_bytes", "max_batch", "max_generations"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be 1 or more, got {getattr(self, name)}")
-        if not 0 <= self.generations <= self.max_generations:
-            raise UsageError(f"generations must be within 0..{self.max_generations}, got {self.generations}")
+        if not 1 <= self.generations <= self.max_generations:
+            raise UsageError(f"generations must be within 1..{self.max_generations}, got {self.generations}")
         if self.deadline_s <= 0:
             raise UsageError(f"the deadline must be positive, got {self.deadline_s}")
         return self
@@ -152,8 +152,8 @@ class _Service:
         options: dict[str, Any] = {}
         if "generations" in body:
             value = body["generations"]
-            if type(value) is not int or not 0 <= value <= self.options.max_generations:
-                raise _BadRequest(422, f"generations must be an integer within 0..{self.options.max_generations}")
+            if type(value) is not int or not 1 <= value <= self.options.max_generations:
+                raise _BadRequest(422, f"generations must be an integer within 1..{self.options.max_generations}")
             options["generations"] = value
         for name in ("sequence", "next_flag"):
             if name in body:

@@ -187,6 +187,8 @@ def test_overload_is_503_with_retry_after_and_limits_are_4xx(service: Service) -
     big = json.dumps({"program": "#" * (9 << 20)}).encode()
     assert httpx.post(f"{service.url}/verify", content=big, timeout=60).status_code == 413
     assert httpx.get(f"{service.url}/verify").status_code == 405
+    never_ran_next = httpx.post(f"{service.url}/verify", json={"program": GOOD, "generations": 0}, timeout=60)
+    assert never_ran_next.status_code == 422 and "1.." in never_ran_next.json()["error"]
     host, port = service.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as raw:
         raw.sendall(b"THIS IS NOT HTTP\r\n\r\n")

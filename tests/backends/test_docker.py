@@ -194,7 +194,7 @@ def test_unreachable_engine_is_backend_unavailable(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(BackendUnavailable, match="engine does not answer") as caught:
         DockerBackend().open()
-    assert "start-dockerd.sh" in str(caught.value).partition("; ")[2]
+    assert "systemctl start docker" in str(caught.value).partition("; ")[2]
     reason = docker_backend.available()
     assert reason is not None and reason.startswith("docker: the engine does not answer")
     assert "; start it" in reason

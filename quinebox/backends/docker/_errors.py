@@ -18,7 +18,9 @@ import requests
 from quinebox.errors import BackendUnavailable, ImageBuildError, InfraError, QuineboxError, SupervisorError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-START_FIX = "start it (sudo scripts/start-dockerd.sh, or systemctl start docker) or point DOCKER_HOST at it"
+START_FIX = (
+    "start it (`sudo systemctl start docker`, or `sudo dockerd &` where there is no systemd) or point DOCKER_HOST at it"
+)
 BUILD_FIX = "run `quinebox image build`"
 
 
