@@ -25,7 +25,7 @@ from quinebox.chain import ChainConfig, ProgressCallback, record_chain, replay_c
 from quinebox.checks import CheckOptions
 from quinebox.errors import UsageError
 from quinebox.judge import judge
-from quinebox.languages import is_judged, language_of
+from quinebox.languages import LANGUAGES, PYTHON, is_judged, resolve_language
 from quinebox.limits import Limits
 from quinebox.report.build import build_report, not_judged_report
 from quinebox.report.model import Backend as BackendInfo
@@ -48,6 +48,8 @@ def verify(
     backend: Backend | Sequence[Backend] | None = None,
     on_generation: ProgressCallback | None = None,
     deadline: float | None = None,
+    language: str = "auto",
+    allow_reflection: bool = False,
 ) -> Report:
     """Verify a candidate chain and return its report.
 
@@ -63,6 +65,10 @@ def verify(
         on_generation: called with each recorded generation, for progress display.
         deadline: seconds the whole verification may take (default QUINEBOX_DEADLINE_S, else
             300); past it the verdict is ``fail``, check ``runs``, naming the generation reached.
+        language: ``auto`` (from the file's extension, a shebang, then the content) or a language's
+            name or alias (``python``, ``javascript``, ``ruby``, ``c``, ``bash``, ``js``...).
+        allow_reflection: the code-golf view: reading its own code from memory (frames,
+            ``Function.prototype.toString``, ``declare -f``) passes `integrity`; reading its file never does.
 
     Raises:
         InfraError: the sandbox failed; the candidate is not to blame.
@@ -82,31 +88,36 @@ def verify(
             "limits": limits,
             "sandbox": sandbox if backend is None else "given",
             "deadline": deadline,
+            "language": language,
+            "allow_reflection": allow_reflection,
         }
     )
     suffix = Path(program).suffix if isinstance(program, os.PathLike) else ""
-    language = _language(source, suffix)
-    if not is_judged(language):
-        return not_judged_report(language, report_config)
-    check_options = CheckOptions(sequence=spec, work_budget=limits.work)
+    name = resolve_language(language, source, suffix=suffix)
+    if not is_judged(name):
+        return not_judged_report(name, report_config)
+    check_options = CheckOptions(
+        sequence=spec, work_budget=limits.work, language=name, allow_reflection=allow_reflection
+    )
     deadline_s = deadline_from_env() if deadline is None else check_deadline(deadline)
-    config = ChainConfig(generations, next_flag, limits, keep_going, check_options, deadline_s)
+    config = ChainConfig(generations, next_flag, limits, keep_going, check_options, deadline_s, name)
     with ExitStack() as stack:
         if backend is None:
-            name = backends.resolve(sandbox)
-            sessions = open_lanes(name)
+            wall = backends.resolve(sandbox)
+            sessions = open_lanes(wall)
             for session in sessions:
                 stack.callback(session.close)
         else:
-            name = None
+            wall = None
             sessions = [backend] if isinstance(backend, Backend) else list(backend)
         chain = record_chain(source, config, sessions, on_generation)
         # The failure as recording finds it, generation by generation, so that keep_going never changes it.
         results, first = judge(chain, check_options, prefixes_checked=not keep_going)
         if first is None:
-            chain = replay_chain(chain, config, _cold_session(sessions[0], name, stack))
+            chain = replay_chain(chain, config, _cold_session(sessions[0], wall, stack))
             results, first = judge(chain, check_options, prefixes_checked=True)  # every prefix passed
-        info = _backend_info(sessions[0])
+        version = sessions[0].interpreter_version(name) if name != PYTHON else None
+        info = _backend_info(sessions[0], name, version)
     return build_report(chain, results, info, report_config, (time.perf_counter() - started) * 1000, first)
 
 
@@ -170,9 +181,10 @@ def verify_response(response: str, **options: Any) -> Report:
     config = config_of(options)
     if extraction.program is None:
         return replace(no_program_report(extraction.reason, config), extraction=info)
-    if not is_judged(extraction.language):
+    if not is_judged(extraction.language) and str(options.get("language", "auto")) == "auto":
         return replace(not_judged_report(extraction.language, config), extraction=info)
-    report = verify(extraction.program, **options)
+    asked = str(options.get("language", "auto"))
+    report = verify(extraction.program, **{**options, "language": extraction.language if asked == "auto" else asked})
     note = f"program extracted from the response ({extraction.rule})"
     return replace(report, extraction=info, notes=[*report.notes, note])
 
@@ -255,24 +267,20 @@ def config_of(options: dict[str, Any]) -> dict[str, Any]:
         "sandbox": sandbox,
         "limits": limits.to_dict(),
         "deadline_s": deadline_from_env() if options.get("deadline") is None else float(options["deadline"]),
+        "language": str(options.get("language", "auto")),
+        "allow_reflection": bool(options.get("allow_reflection", False)),
     }
 
 
-def _language(source: bytes, suffix: str) -> str:
-    """The program's language; bytes that are not UTF-8 are judged (and fail) as Python."""
-    try:
-        text = source.decode("utf-8")
-    except UnicodeDecodeError:
-        return "python"
-    return language_of(text, suffix=suffix)
-
-
-def _backend_info(backend: Backend) -> BackendInfo:
+def _backend_info(backend: Backend, language: str, version: str | None) -> BackendInfo:
     hello = getattr(backend, "hello", {}) or {}
+    counter = hello.get("work_counter") if language == PYTHON else LANGUAGES[language].work_counter
     return BackendInfo(
         name=backend.name,
         isolated=backend.isolated,
         isolation=backend.isolation,
         python=hello.get("python"),
-        work_counter=hello.get("work_counter"),
+        work_counter=counter or "not measured",
+        language=language,
+        interpreter=hello.get("python") if language == PYTHON else version,
     )

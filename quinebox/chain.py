@@ -46,6 +46,8 @@ class ChainConfig:
     check_options: CheckOptions = field(default_factory=CheckOptions)
     deadline_s: float | None = None
     """Seconds the whole recording may take; None for no limit."""
+    language: str = "python"
+    """The judged language every program of the chain is run as."""
 
 
 _SIGHTED = {RunKind.DEFAULT: False, RunKind.NEXT: True}
@@ -151,7 +153,7 @@ def record_chain(
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    return Chain(tuple(generations), config.generations, stopped)
+    return Chain(tuple(generations), config.generations, stopped, language=config.language)
 
 
 def replay_indices(chain: Chain) -> list[int]:
@@ -178,7 +180,7 @@ def replay_chain(chain: Chain, config: ChainConfig, session: Backend) -> Chain:
 
 
 def _request(source: bytes, config: ChainConfig, limits: Limits, *, sighted: bool, next_run: bool) -> RunRequest:
-    return RunRequest(source, (config.next_flag,) if next_run else (), sighted, limits)
+    return RunRequest(source, (config.next_flag,) if next_run else (), sighted, limits, config.language)
 
 
 def _next_program(run: RunResult | None) -> bytes | None:

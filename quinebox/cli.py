@@ -90,6 +90,22 @@ Sandbox = Annotated[
         "--sandbox", metavar="NAME", envvar="QUINEBOX_SANDBOX", help="auto, bwrap, docker or none (none: not isolated)."
     ),
 ]
+LanguageOpt = Annotated[
+    str,
+    typer.Option(
+        "--language",
+        metavar="NAME",
+        envvar="QUINEBOX_LANGUAGE",
+        help="auto (fence tag, extension, shebang, content), python, javascript, ruby, c or bash.",
+    ),
+]
+AllowReflection = Annotated[
+    bool,
+    typer.Option(
+        "--allow-reflection",
+        help="Code-golf view: reading its own code from memory passes integrity (reading its file never does).",
+    ),
+]
 Timeout = Annotated[float | None, typer.Option("--timeout", metavar="S", help="Wall seconds per run.", min=0.1)]
 Memory = Annotated[int | None, typer.Option("--memory", metavar="MIB", help="Memory limit per process, MiB.", min=16)]
 OutputBytes = Annotated[
@@ -120,6 +136,8 @@ def verify(
         str, typer.Option("--next-flag", metavar="FLAG", help="The argument that asks for the next program.")
     ] = "--next",
     sandbox: Sandbox = "auto",
+    language: LanguageOpt = "auto",
+    allow_reflection: AllowReflection = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Do not stop at the first failing generation.")] = (
         False
@@ -142,7 +160,7 @@ def verify(
     junit_xml: JunitXml = None,
     html: HtmlOut = None,
     save_programs: Annotated[
-        Path | None, typer.Option("--save-programs", help="Write P0..PN into this directory as gen-000.py ...")
+        Path | None, typer.Option("--save-programs", help="Write P0..PN into this directory: gen-000.py ...")
     ] = None,
     show_program: Annotated[
         bool, typer.Option("--show-program", help="Print the program that was verified (P0) on stderr.")
@@ -173,6 +191,8 @@ def verify(
         "limits": limits,
         "keep_going": keep_going,
         "deadline": deadline,
+        "language": language,
+        "allow_reflection": allow_reflection,
         "on_generation": progress.advance if progress is not None else None,
     }
     if not from_response and _looks_like_response(program, source):
@@ -328,6 +348,8 @@ def grade(
     generations: Generations = 50,
     sequence: SequenceOpt = "fibonacci",
     sandbox: Sandbox = "auto",
+    language: LanguageOpt = "auto",
+    allow_reflection: AllowReflection = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, help="Verifications at once.")] = 2,
     retries: Annotated[
         int, typer.Option("--retries", metavar="N", min=0, help="Retries of a row after an infra error.")
@@ -370,6 +392,8 @@ def grade(
             generations=generations,
             sequence=sequence,
             sandbox=sandbox,
+            language=language,
+            allow_reflection=allow_reflection,
             jobs=jobs,
             retries=retries,
             limits=_limits(timeout, memory, output_bytes, work_budget),
@@ -560,9 +584,9 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print findings 
     else:
         for finding in findings:  # the table the user asked for: stdout, so that it pipes into grep
             mark = "ok  " if finding.ok else "FAIL"
-            typer.echo(f"{mark} {finding.name:7} {finding.detail}")
+            typer.echo(f"{mark} {finding.name:17} {finding.detail}")
             if finding.fix:
-                typer.echo(f"     {'':7} fix: {finding.fix}")
+                typer.echo(f"     {'':17} fix: {finding.fix}")
     usable = [f for f in findings if f.ok and f.name in ("bwrap", "docker")]
     raise typer.Exit(EXIT_PASS if usable else EXIT_INFRA)
 

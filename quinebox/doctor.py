@@ -13,6 +13,7 @@ from pathlib import Path
 from quinebox import backends
 from quinebox.backends.base import RunRequest
 from quinebox.errors import QuineboxError
+from quinebox.languages import LANGUAGES, PYTHON
 from quinebox.limits import Limits
 
 _PROBE = b"print(1)\n"
@@ -39,9 +40,10 @@ class Finding:
 
 
 def diagnose() -> list[Finding]:
-    """One finding per wall; `auto` names the wall it would pick."""
-    findings = [_probe(name) for name in ("bwrap", "docker", "none")]
-    working = {f.name for f in findings if f.ok}
+    """One finding per wall, then one per language on each wall that works; `auto` names the wall it would pick."""
+    walls = [_probe(name) for name in ("bwrap", "docker", "none")]
+    working = {f.name for f in walls if f.ok}
+    findings = [found for wall in walls for found in (wall, *(_languages(wall.name) if wall.ok else ()))]
     choice = "docker" if "docker" in working else "bwrap" if "bwrap" in working else None
     findings.append(
         Finding(
@@ -71,6 +73,33 @@ def _probe(name: str) -> Finding:
     counter = hello.get("work_counter", "?")
     isolation = "NOT ISOLATED, only when named" if not backend.isolated else backend.isolation
     return Finding(name, True, f"works: python {python}, work counter {counter}; {isolation}")
+
+
+def _languages(name: str) -> list[Finding]:
+    """One finding per language besides Python on a working wall: its probe program run, its version."""
+    findings = []
+    try:
+        with backends.create(name) as backend:
+            for spoken in LANGUAGES.values():
+                if spoken.name == PYTHON:
+                    continue
+                request = RunRequest(spoken.probe.encode(), (), True, Limits(wall_s=20), spoken.name)
+                result = backend.run(request)
+                version = backend.interpreter_version(spoken.name) or "version unknown"
+                label = f"{name}:{spoken.name}"
+                if result.stdout == b"1\n":
+                    findings.append(Finding(label, True, f"{spoken.title} works: {version}"))
+                else:
+                    why = result.message or result.stderr.decode("utf-8", "replace").strip()[-200:]
+                    fix = (
+                        "rebuild the image: quinebox image build"
+                        if name == "docker"
+                        else (f"install {spoken.package} (apt-get install {spoken.package})")
+                    )
+                    findings.append(Finding(label, False, f"{spoken.title} does not run: {why}", fix))
+    except QuineboxError as exc:
+        findings.append(Finding(f"{name}:languages", False, f"the languages could not be probed: {exc}"))
+    return findings
 
 
 def _installed_only(fix: str) -> str:

@@ -37,7 +37,7 @@ lines (``python3 fib.py --next > fib1.py``).
 - rank 0: anything else, and any block that runs other programs (``subprocess``,
   ``os.system`` with a ``.py`` or ``python`` argument): that is a test script.
 
-The highest rank wins; among equals the Python block (quinebox can judge it),
+The highest rank wins; among equals a block in a language quinebox judges,
 then the last block, since models end with their final version. If an earlier
 block of the same rank is the same program up to its numbers (the response
 shows what ``--next`` printed), the earliest of those is the answer.
@@ -69,7 +69,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from quinebox.languages import PYTHON, language_name, language_of
+from quinebox.languages import PYTHON, is_judged, language_name, language_of
 
 __all__ = ["Extraction", "extract_program"]
 
@@ -130,7 +130,7 @@ class Extraction:
     line: int | None = None
     """1-based line of the response where the program starts; None when there is none."""
     language: str = PYTHON
-    """The program's language; not judged (see `quinebox.languages.is_judged`) unless Python."""
+    """The program's language; judged only if `quinebox.languages.is_judged` says so."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def extract_program(response: str, next_flag: str = "--next") -> Extraction:
         kinds = ", ".join(sorted({b.tag or ("indented" if b.indented else "untagged") for b in blocks}))
         reason = f"{_NO_PROGRAM}: {_count(len(blocks))} ({kinds}), none holds a program"
         return Extraction(None, "none", reason, len(blocks))
-    best = max(candidates, key=lambda c: (c.rank, c.language == PYTHON, c.parses, c.block.index))
+    best = max(candidates, key=lambda c: (c.rank, is_judged(c.language), c.parses, c.block.index))
     same = [c for c in candidates if (c.rank, c.language) == (best.rank, best.language)]
     skeleton = _DIGITS.sub("0", best.block.content)
     chosen = next(c for c in same if _DIGITS.sub("0", c.block.content) == skeleton)

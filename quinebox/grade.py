@@ -40,6 +40,7 @@ from quinebox import __version__, backends
 from quinebox.api import check_generations, open_lanes, verify, verify_response
 from quinebox.backends.base import Backend
 from quinebox.errors import InfraError, QuineboxError, UsageError
+from quinebox.languages import resolve_language
 from quinebox.limits import Limits
 from quinebox.report.model import Report, Verdict
 
@@ -60,6 +61,10 @@ class GradeOptions:
     generations: int = 50
     sequence: str = "fibonacci"
     sandbox: str = "auto"
+    language: str = "auto"
+    """``auto`` or a language's name; a row's own ``language`` field, when it has one, wins."""
+    allow_reflection: bool = False
+    """The code-golf view of `integrity` (see `quinebox.verify`)."""
     jobs: int = 2
     retries: int = 2
     limits: Limits = field(default_factory=Limits.from_env)
@@ -73,6 +78,8 @@ class GradeOptions:
 
     def __post_init__(self) -> None:
         check_generations(self.generations)
+        if self.language != "auto":
+            resolve_language(self.language, b"")
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,8 @@ def settings_of(options: GradeOptions, sandbox_used: str | None) -> dict[str, An
         "limits": options.limits.to_dict(),
         "sandbox": options.sandbox,
         "sandbox_used": sandbox_used,
-        "language": "python",
+        "language": options.language,
+        "allow_reflection": options.allow_reflection,
         "raw": options.raw,
         "quinebox_version": __version__,
     }
@@ -397,18 +405,26 @@ def _response_report(row: Row, options: GradeOptions, backend: Any) -> Report | 
     from quinebox.languages import is_judged
 
     extraction = extract_program(row.data[options.text_field], options.next_flag)
-    if extraction.program is not None and is_judged(extraction.language):
+    if extraction.program is not None and (is_judged(extraction.language) or _row_language(row, options) != "auto"):
         return None
-    return verify_response(row.data[options.text_field], **_verify_options(options, backend))
+    return verify_response(row.data[options.text_field], **_verify_options(options, backend, row))
 
 
-def _verify_options(options: GradeOptions, backend: Any) -> dict[str, Any]:
+def _row_language(row: Row, options: GradeOptions) -> str:
+    """The row's own ``language`` field when it is a non-empty string, else the option."""
+    named = row.data.get("language")
+    return named.strip() if isinstance(named, str) and named.strip() else options.language
+
+
+def _verify_options(options: GradeOptions, backend: Any, row: Row) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "generations": options.generations,
         "sequence": options.sequence,
         "next_flag": options.next_flag,
         "limits": options.limits,
         "sandbox": options.sandbox,
+        "language": _row_language(row, options),
+        "allow_reflection": options.allow_reflection,
     }
     if backend is not None:
         kwargs["backend"] = backend
@@ -423,7 +439,7 @@ def _grade_row(row: Row, options: GradeOptions, workers: _Workers) -> dict[str, 
     for attempt in range(attempts):
         sessions = workers.sessions()
         try:
-            kwargs = _verify_options(options, sessions)
+            kwargs = _verify_options(options, sessions, row)
             report = verify(text, **kwargs) if options.raw else verify_response(text, **kwargs)
         except InfraError as exc:
             last_error = str(exc)

@@ -46,19 +46,20 @@ if TYPE_CHECKING:
 GENERATIONS_DESC = "N --next steps: verify programs P0..PN, at least 1 (default 50; env QUINEBOX_GENERATIONS)."
 SANDBOX_DESC = "Sandbox for quinebox: auto (default), bwrap, docker or none (env QUINEBOX_SANDBOX)."
 SEQUENCE_DESC = "Sequence for quinebox: fibonacci (default), lucas, or two seeds like 2,1."
+LANGUAGE_DESC = "Language for quinebox: auto (default), python, javascript, ruby, c or bash (env QUINEBOX_LANGUAGE)."
 FILES_DESC = (
     "Glob patterns, relative to rootdir, of candidate programs to collect and verify as test items; "
-    "each may be followed by its own settings: PATTERN [generations=N] [sequence=S] [sandbox=NAME]."
+    "each may be followed by its own settings: PATTERN [generations=N] [sequence=S] [sandbox=NAME] [language=L]."
 )
 MARKER_DESC = (
-    "quinebox(generations=N, sequence=S, sandbox=NAME): this test's defaults for the quinebox fixture "
+    "quinebox(generations=N, sequence=S, sandbox=NAME, language=L): this test's defaults for the quinebox fixture "
     "(over --quinebox-*, QUINEBOX_* and ini settings)."
 )
 INFRA_NOTE = "quinebox: the sandbox failed, not the candidate; reported as an error, not a failure"
 
 DEFAULT_GENERATIONS = 50
-SETTING_KEYS = ("generations", "sequence", "sandbox")
-ENV_VARS = {"generations": "QUINEBOX_GENERATIONS", "sandbox": "QUINEBOX_SANDBOX"}
+SETTING_KEYS = ("generations", "sequence", "sandbox", "language")
+ENV_VARS = {"generations": "QUINEBOX_GENERATIONS", "sandbox": "QUINEBOX_SANDBOX", "language": "QUINEBOX_LANGUAGE"}
 INFRA_ATTR = "quinebox_infra_error"
 
 
@@ -69,13 +70,19 @@ class Settings:
     generations: int = DEFAULT_GENERATIONS
     sequence: str = "fibonacci"
     sandbox: str = "auto"
+    language: str = "auto"
     files: tuple[str, ...] = ()
     configured: bool = False
     file_settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     """Each ``quinebox_files`` pattern with the settings written after it, in ini order."""
 
     def options(self) -> dict[str, Any]:
-        return {"generations": self.generations, "sequence": self.sequence, "sandbox": self.sandbox}
+        return {
+            "generations": self.generations,
+            "sequence": self.sequence,
+            "sandbox": self.sandbox,
+            "language": self.language,
+        }
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -90,9 +97,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("quinebox", "quinebox: verify quine chains")
     group.addoption("--quinebox-generations", metavar="N", default=None, help=GENERATIONS_DESC)
     group.addoption("--quinebox-sandbox", metavar="NAME", default=None, help=SANDBOX_DESC)
+    group.addoption("--quinebox-language", metavar="NAME", default=None, help=LANGUAGE_DESC)
     parser.addini("quinebox_generations", GENERATIONS_DESC, type="string", default="")
     parser.addini("quinebox_sandbox", SANDBOX_DESC, type="string", default="")
     parser.addini("quinebox_sequence", SEQUENCE_DESC, type="string", default="")
+    parser.addini("quinebox_language", LANGUAGE_DESC, type="string", default="")
     parser.addini("quinebox_files", FILES_DESC, type="linelist", default=[])
 
 
@@ -473,10 +482,27 @@ def validate_sequence(value: object, where: str) -> str:
     return value.strip()
 
 
+def validate_language(value: object, where: str) -> str:
+    from quinebox.errors import UsageError
+    from quinebox.languages import resolve_language
+
+    if not isinstance(value, str):
+        raise pytest.UsageError(f"quinebox: {where}: expected auto or a language's name, got {value!r}")
+    try:
+        return "auto" if value.strip().lower() == "auto" else resolve_language(value, b"")
+    except UsageError as exc:
+        raise pytest.UsageError(f"quinebox: {where}: {exc}") from None
+
+
 def validate_pattern(pattern: str, where: str) -> str:
     if Path(pattern).is_absolute():
         raise pytest.UsageError(f"quinebox: {where}: patterns are relative to rootdir, got {pattern!r}")
     return pattern
 
 
-VALIDATORS = {"generations": validate_generations, "sequence": validate_sequence, "sandbox": validate_sandbox}
+VALIDATORS = {
+    "generations": validate_generations,
+    "sequence": validate_sequence,
+    "sandbox": validate_sandbox,
+    "language": validate_language,
+}

@@ -62,6 +62,8 @@ class RunResult:
     events: tuple[AuditEvent, ...] = ()
     message: str = ""
     """For humans only: why the supervisor chose this status."""
+    opens: int | None = None
+    """Opens of the sighted source file during the run, by any of its processes, seen from outside (inotify)."""
 
     @property
     def ok(self) -> bool:
@@ -131,3 +133,5 @@ class Chain:
     blind: bool = True
     """Whether blind runs were recorded (integrity needs them)."""
     notes: tuple[str, ...] = field(default=())
+    language: str = "python"
+    """The language the chain was run as (a name from `quinebox.languages.LANGUAGES`)."""

@@ -178,6 +178,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.inotify_init1.argtypes = [ctypes.c_int]
+_libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
 
 
 class WallError(OSError):
@@ -244,11 +246,15 @@ def fresh_mounts(writable: list[str], size_bytes: int) -> None:
         )
 
 
-def lock_down() -> None:
-    """No ambient capabilities, no new privileges, and the seccomp filter; the process can only go on to exec."""
+def lock_down(processes: bool = False, channel: bool = True) -> None:
+    """No ambient capabilities, no new privileges, and the seccomp filter; the process can only go on to exec.
+
+    With `processes` (a shell, a compiler), fork and exec stay allowed; every other refusal holds.
+    Without `channel` (a program that has no launcher), fd 3 is an ordinary descriptor.
+    """
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-    program = seccomp_program(platform.machine())
+    program = seccomp_program(platform.machine(), processes=processes, channel=channel)
     buffer = ctypes.create_string_buffer(program)
 
     class _SockFprog(ctypes.Structure):
@@ -261,8 +267,15 @@ def lock_down() -> None:
     )
 
 
-def seccomp_program(machine: str) -> bytes:
-    """The filter as classic BPF: foreign arches die, refused calls fail with EPERM, absent ones with ENOSYS."""
+_PROCESS_CALLS = frozenset({"fork", "vfork", "execve"})
+
+
+def seccomp_program(machine: str, processes: bool = False, channel: bool = True) -> bytes:
+    """The filter as classic BPF: foreign arches die, refused calls fail with EPERM, absent ones with ENOSYS.
+
+    With `processes`, fork, vfork, execve, execveat and clone of a new process are allowed;
+    with `channel`, fd 3 (the audit channel) can be neither closed nor replaced.
+    """
     table = _MACHINES.get(machine)
     if table is None:
         raise WallError(errno.ENOSYS, f"no seccomp table for machine {machine!r}")
@@ -280,7 +293,9 @@ def seccomp_program(machine: str) -> bytes:
     if table["x32_bit"] is not None:
         emit(_JGE_K, 0, 1, int(table["x32_bit"]))  # type: ignore[call-overload]
         emit(_RET_K, 0, 0, _RET_KILL_PROCESS)
-    for number in table["refused"].values():  # type: ignore[attr-defined]
+    for name, number in table["refused"].items():  # type: ignore[attr-defined]
+        if processes and name in _PROCESS_CALLS:
+            continue
         emit(_JEQ_K, 0, 1, number)
         emit(_RET_K, 0, 0, eperm)
     for number in table["absent"].values():  # type: ignore[attr-defined]
@@ -297,16 +312,63 @@ def seccomp_program(machine: str) -> bytes:
         emit(_RET_K, 0, 0, verdict_if)
         emit(_RET_K, 0, 0, verdict_else)
 
-    # Threads only: a clone without CLONE_THREAD is a new process.
-    by_argument(int(table["clone"]), 0, _JSET_K, CLONE_THREAD, _RET_ALLOW, eperm)  # type: ignore[call-overload]
-    # The interpreter, once: only from the supervisor's fd, which closes on exec.
-    by_argument(int(table["execveat"]), 0, _JEQ_K, EXEC_FD, _RET_ALLOW, eperm)  # type: ignore[call-overload]
-    # The audit channel stays open and stays itself.
-    by_argument(int(table["close"]), 0, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[call-overload]
-    by_argument(table["dup2"], 1, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[arg-type]
-    by_argument(int(table["dup3"]), 1, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[call-overload]
+    if not processes:
+        # Threads only: a clone without CLONE_THREAD is a new process.
+        by_argument(int(table["clone"]), 0, _JSET_K, CLONE_THREAD, _RET_ALLOW, eperm)  # type: ignore[call-overload]
+        # The interpreter, once: only from the supervisor's fd, which closes on exec.
+        by_argument(int(table["execveat"]), 0, _JEQ_K, EXEC_FD, _RET_ALLOW, eperm)  # type: ignore[call-overload]
+    if channel:
+        # The audit channel stays open and stays itself.
+        by_argument(int(table["close"]), 0, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[call-overload]
+        by_argument(table["dup2"], 1, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[arg-type]
+        by_argument(int(table["dup3"]), 1, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[call-overload]
     emit(_RET_K, 0, 0, _RET_ALLOW)
     return b"".join(struct.pack("=HBBI", *rule) for rule in rules)
+
+
+IN_ACCESS = 0x1
+IN_CLOSE_NOWRITE = 0x10
+IN_OPEN = 0x20
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+_INOTIFY_EVENT = struct.Struct("iIII")
+
+
+def watch_opens(path: str) -> int:
+    """An inotify descriptor that sees every open of the file at `path` (from any process), or -1.
+
+    Reads and closes are watched too, only so that two opens are never adjacent identical
+    events, which inotify would merge into one.
+    """
+    fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    if fd < 0:
+        return -1
+    if _libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) < 0:
+        os.close(fd)
+        return -1
+    return int(fd)
+
+
+def count_opens(fd: int) -> int | None:
+    """How many opens the watch saw (and closes it); None when there was no watch or it overflowed."""
+    if fd < 0:
+        return None
+    opens = 0
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return opens
+            view = 0
+            while view + _INOTIFY_EVENT.size <= len(chunk):
+                _, mask, _, length = _INOTIFY_EVENT.unpack_from(chunk, view)
+                if mask & 0x4000:  # IN_Q_OVERFLOW
+                    return None
+                opens += bool(mask & IN_OPEN)
+                view += _INOTIFY_EVENT.size + length
+    finally:
+        os.close(fd)
 
 
 def remove_ipc() -> None:

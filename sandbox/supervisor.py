@@ -4,18 +4,28 @@ Runs inside the wall (bubblewrap, a container, or, when asked for by name, no
 wall at all), stdlib-only, and assumes the candidate can read this file.
 
 Protocol: JSON lines. The supervisor first writes a hello record
-(``{"hello": "quinebox-supervisor", "protocol": 2, ...}``), then answers every
+(``{"hello": "quinebox-supervisor", "protocol": 3, ...}``), then answers every
 request on stdin with exactly one line on stdout:
 
     {"op": "run", "id": 7, "source": <base64>, "argv": ["--next"],
      "sighted": true, "limits": {"wall_s", "cpu_s", "mem_mb", "output_bytes",
-     "pids", "work"}}
+     "pids", "work"}, "language": <Recipe>, "binary": <base64>,
+     "collect": "prog"}
+
+``language`` says how to start the program (see `Recipe`; Python when
+absent), ``binary`` is a compiled program to run from memory, and
+``collect`` names a file the run leaves in its working directory that the
+reply carries back as ``artifact`` (a compile step).
     {"op": "ping", "id": 8}          -> {"id": 8, "pong": true}
+    {"op": "version", "id": 9, "argv": ["node", "--version"]}
+                                     -> {"id": 9, "version": "v20.20.2"}
     {"op": "exit"}                   -> the supervisor exits
 
 A run reply carries ``status`` (OK, RE, SG, TO, OL, WL, XX), ``exit_code``,
 ``signal``, base64 ``stdout``/``stderr`` with ``*_truncated`` flags,
-``wall_ms``, ``cpu_ms``, ``work``, ``events`` and a human-only ``message``;
+``wall_ms``, ``cpu_ms``, ``work``, ``events``, ``opens`` (opens of the
+sighted source file, counted by inotify outside the run) and a human-only
+``message``;
 a run that could not be started gets ``{"id", "error"}`` instead, which the
 host reports as an infrastructure error, never as the candidate's.
 
@@ -26,7 +36,9 @@ How a run starts (docs/threat-model.md tells why):
                   warden ── fork ──> init (pid 1): fresh tmpfs on every
                            writable area, empty /proc, the sighted source
                   init ── fork ──> candidate: fds 0-5, rlimits, seccomp,
-                           then execve of a new interpreter (launch_python)
+                           then execve of a new interpreter (launch_python,
+                           or the language's interpreter and its launcher,
+                           or a compiled program from memory)
 
 Nothing of the supervisor survives the execve: the candidate's process holds
 only the launcher, its key and its source. Init measures the candidate's CPU
@@ -50,10 +62,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import confine  # noqa: E402  (sibling module, found through the line above)
 
-PROTOCOL = 2
+PROTOCOL = 3
 # Protocol lines from the host are small; anything larger is a broken host.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 META_CAP = 256 * 1024
+#: A compiled program larger than this is not sent back.
+ARTIFACT_CAP = 32 * 1024 * 1024
+SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+#: Files a run left behind, named in its reply at most.
+LEFT_BEHIND_SHOWN = 8
 META_FD = confine.META_FD
 EXEC_FD = confine.EXEC_FD
 #: Each writable area of a run is a new tmpfs of this size.
@@ -133,6 +150,9 @@ def main(argv: list[str]) -> int:
         if op == "ping":
             _send(out, {"id": request.get("id"), "pong": True})
             continue
+        if op == "version":
+            _send(out, {"id": request.get("id"), "version": _version(request.get("argv"))})
+            continue
         if op != "run":
             _send(out, {"id": request.get("id"), "error": f"unknown op {op!r}"})
             continue
@@ -142,6 +162,20 @@ def main(argv: list[str]) -> int:
             reply = {"error": f"supervisor: {type(exc).__name__}: {exc}"}
         reply["id"] = request.get("id")
         _send(out, reply)
+
+
+def _version(argv: object) -> str | None:
+    """The first line an interpreter prints about its version (``node --version``), or None."""
+    import subprocess
+
+    if not isinstance(argv, list) or not argv or shutil.which(str(argv[0])) is None:
+        return None
+    try:
+        done = subprocess.run([str(a) for a in argv], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stdout or done.stderr).decode("utf-8", "replace").strip().splitlines()
+    return lines[0][:200] if lines else None
 
 
 def _send(out: object, record: dict[str, object]) -> None:
@@ -204,6 +238,33 @@ class _Run:
         self.pids = int(limits.get("pids", 64))
         self.work_budget = int(limits.get("work", 2_000_000))
         self.key = os.urandom(16).hex()
+        self.recipe = Recipe(request.get("language"))
+        self.binary = base64.b64decode(str(request["binary"])) if request.get("binary") else b""
+        self.collect = str(request["collect"]) if request.get("collect") else ""
+
+
+class Recipe:
+    """How to start a program of one language, as the host's language record says (Python by default).
+
+    Argument templates may name ``{source}`` (the sighted file), ``{launcher}``
+    (a file of this folder that counts work and audits, loaded by the
+    interpreter) and ``{box}``. A recipe with a ``binary`` runs that binary from
+    memory (a compiled program); ``processes`` lets the program fork and exec
+    (a shell, a compiler); ``channel`` says whether the launcher speaks the
+    keyed audit protocol on fd 3.
+    """
+
+    def __init__(self, data: object) -> None:
+        spec = dict(data) if isinstance(data, dict) else {}
+        self.name = str(spec.get("name", "python"))
+        self.python = self.name == "python"
+        self.source_name = os.path.basename(str(spec.get("source_name", "prog.py"))) or "prog.py"
+        self.argv = [str(a) for a in spec.get("argv", [])]
+        self.blind_argv = [str(a) for a in spec.get("blind_argv", [])]
+        self.launcher = os.path.basename(str(spec["launcher"])) if spec.get("launcher") else ""
+        self.processes = bool(spec.get("processes"))
+        self.channel = bool(spec.get("channel", self.python))
+        self.address_space_mb = int(spec.get("address_space_mb", 0))
 
 
 def run_once(config: Config, request: dict[str, object]) -> dict[str, object]:
@@ -227,7 +288,8 @@ def run_once(config: Config, request: dict[str, object]) -> dict[str, object]:
     run.source = b""
     for fd in (out_w, err_w, meta_w, status_w):
         os.close(fd)
-    outcome = _collect(warden, out_r, err_r, meta_r, status_r, started + run.wall_s, run.output_cap)
+    meta_cap = ARTIFACT_CAP if run.collect else META_CAP
+    outcome = _collect(warden, out_r, err_r, meta_r, status_r, started + run.wall_s, run.output_cap, meta_cap)
     wall_ms = (time.monotonic() - started) * 1000
     if not config.fresh:
         _kill_everything_else(config)
@@ -273,11 +335,18 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
             confine.fresh_mounts(config.writable, AREA_BYTES)
         os.makedirs(config.work_dir, exist_ok=True)
         if run.sighted:
-            with open(config.source_path, "wb") as handle:
+            with open(_source_path(config, run), "wb") as handle:
                 handle.write(run.source)
-            os.chmod(config.source_path, 0o444)
+            os.chmod(_source_path(config, run), 0o444)
     except OSError as exc:
         _fail(status_w, f"mounts: {exc}")
+    # Every open of the sighted file, by any process of the run, seen from outside it.
+    watch = confine.watch_opens(_source_path(config, run)) if run.sighted else -1
+    program = -1
+    if run.binary:
+        program = os.memfd_create("prog", os.MFD_CLOEXEC)
+        _write_all(program, run.binary)
+        run.binary = b""
     src_r, src_w = os.pipe()
     key_r, key_w = os.pipe()
     code_r, code_w = os.pipe()
@@ -286,17 +355,25 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
         try:
             for fd in (src_w, key_w, code_w):
                 os.close(fd)
-            _become_candidate(config, run, src_r, out_w, err_w, meta_w, key_r, code_r, status_w)
+            if watch >= 0:
+                os.close(watch)
+            if run.recipe.python:
+                _become_candidate(config, run, src_r, out_w, err_w, meta_w, key_r, code_r, status_w)
+            else:
+                _become_program(config, run, src_r, out_w, err_w, meta_w, key_r, program, status_w)
         except BaseException as exc:  # a wall that would not rise: the host's problem, never the candidate's
             _fail(status_w, f"candidate setup: {exc}")
         finally:
             os._exit(126)
-    for fd in (src_r, key_r, code_r, out_w, err_w, meta_w):
+    for fd in (src_r, key_r, code_r, out_w, err_w, *(() if run.collect else (meta_w,))):
         os.close(fd)
     os.write(status_w, b"P %d\n" % candidate)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     # In this order the candidate reads them: the launcher, its key, its source (blind runs only).
-    for fd, data in ((code_w, config.launcher), (key_w, run.key.encode()), (src_w, b"" if run.sighted else run.source)):
+    if program >= 0:
+        os.close(program)
+    code = config.launcher if run.recipe.python else b""
+    for fd, data in ((code_w, code), (key_w, run.key.encode()), (src_w, b"" if run.sighted else run.source)):
         try:
             _write_all(fd, data)
         except OSError:
@@ -305,7 +382,13 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
     run.source = b""
     _, status, usage = os.wait4(candidate, 0)
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
-    os.write(status_w, b"S %d %.3f\n" % (status, cpu_ms))
+    opens = confine.count_opens(watch)
+    if run.collect:
+        _send_artifact(os.path.join(config.work_dir, run.collect), meta_w)
+    else:
+        for path in _left_behind(config, run):
+            os.write(status_w, b"C " + path.encode("utf-8", "replace").hex().encode() + b"\n")
+    os.write(status_w, b"S %d %.3f %d\n" % (status, cpu_ms, -1 if opens is None else opens))
     if config.fresh:
         try:
             os.kill(-1, signal.SIGKILL)  # pid 1 of its namespace: every thread and process of the run
@@ -341,7 +424,18 @@ def _become_candidate(
     os.dup2(moved_exec, EXEC_FD, inheritable=False)
     _close_all_but({0, 1, 2, META_FD, 4, 5, EXEC_FD, moved_status})
     os.set_inheritable(META_FD, True)
-    mem = run.mem_mb * 1024 * 1024
+    _set_limits(run, run.mem_mb)
+    if config.seccomp:
+        confine.lock_down()
+    mode = "sighted" if run.sighted else "blind"
+    argv = ["python3", *INTERPRETER_FLAGS, "-c", BOOTSTRAP, mode, str(run.work_budget), config.source_path, "--"]
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
+    os.execve(EXEC_FD, [*argv, *run.argv], env)
+
+
+def _set_limits(run: _Run, mem_mb: int) -> None:
+    """The run's rlimits, and default dispositions for the signals the supervisor handles."""
+    mem = mem_mb * 1024 * 1024
     for name, value in (
         (resource.RLIMIT_CPU, (run.cpu_s, run.cpu_s + 1)),
         (resource.RLIMIT_AS, (mem, mem)),
@@ -356,12 +450,91 @@ def _become_candidate(
             pass
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def _become_program(
+    config: Config,
+    run: _Run,
+    src_r: int,
+    out_w: int,
+    err_w: int,
+    meta_w: int,
+    key_r: int,
+    program: int,
+    status_w: int,
+) -> None:
+    """Like `_become_candidate`, for a language's interpreter or a compiled program: never returns."""
+    recipe = run.recipe
+    confine.die_with_parent(signal.SIGKILL)
+    os.setsid()
+    os.chdir(config.work_dir)
+    stdin = src_r if not run.sighted else os.open("/dev/null", os.O_RDONLY)
+    template = recipe.argv if run.sighted or not recipe.blind_argv else recipe.blind_argv
+    fields = {
+        "source": _source_path(config, run),
+        "launcher": os.path.join(SANDBOX_DIR, recipe.launcher) if recipe.launcher else "",
+        "box": config.box,
+    }
+    argv = [part.format(**fields) for part in template]
+    if program >= 0:
+        executable = program
+    else:
+        found = shutil.which(argv[0], path=os.environ.get("PATH", os.defpath))
+        if found is None:
+            raise OSError(f"{argv[0]} is not installed in the sandbox")
+        executable = os.open(found, os.O_RDONLY | os.O_CLOEXEC)
+    layout = {0: stdin, 1: out_w, 2: err_w}
+    if recipe.channel:
+        layout |= {META_FD: meta_w, 4: key_r}
+    moved = {target: _fcntl_dup(fd) for target, fd in layout.items()}
+    moved_exec = _fcntl_dup(executable)
+    moved_status = _fcntl_dup(status_w)
+    for target, fd in moved.items():
+        os.dup2(fd, target, inheritable=True)
+    os.dup2(moved_exec, EXEC_FD, inheritable=False)
+    _close_all_but({*layout, EXEC_FD, moved_status})
+    _set_limits(run, max(run.mem_mb, recipe.address_space_mb))
     if config.seccomp:
-        confine.lock_down()
-    mode = "sighted" if run.sighted else "blind"
-    argv = ["python3", *INTERPRETER_FLAGS, "-c", BOOTSTRAP, mode, str(run.work_budget), config.source_path, "--"]
+        confine.lock_down(processes=recipe.processes, channel=recipe.channel)
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
-    os.execve(EXEC_FD, [*argv, *run.argv], env)
+    os.execve(EXEC_FD, argv + run.argv, env)
+
+
+def _source_path(config: Config, run: _Run) -> str:
+    return os.path.join(config.box, run.recipe.source_name)
+
+
+def _left_behind(config: Config, run: _Run) -> list[str]:
+    """Files and folders the run left in its writable areas, seen from outside: state it meant to keep.
+
+    A program that needs no file writes none; one that writes a counter to /tmp shows here
+    whatever its language, with no audit hook needed.
+    """
+    found: list[str] = []
+    expected = {_source_path(config, run) if run.sighted else "", config.work_dir}
+    for area in config.writable:
+        for root, folders, files in os.walk(area):
+            for name in sorted(folders) + sorted(files):
+                path = os.path.join(root, name)
+                if path not in expected:
+                    found.append(path)
+                if len(found) >= LEFT_BEHIND_SHOWN:
+                    return found
+    return found
+
+
+def _send_artifact(path: str, meta_w: int) -> None:
+    """The file a compile run was asked to leave behind, on the meta pipe (nothing when it is missing)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(ARTIFACT_CAP + 1)
+    except OSError:
+        data = b""
+    try:
+        _write_all(meta_w, data)
+    except OSError:
+        pass
+    os.close(meta_w)
 
 
 def _fcntl_dup(fd: int) -> int:
@@ -405,10 +578,14 @@ class _Outcome:
         self.output_limit = False
         self.status: int | None = None
         self.cpu_ms = 0.0
+        self.opens: int | None = None
+        self.left_behind: list[str] = []
         self.error = ""
 
 
-def _collect(warden: int, out_r: int, err_r: int, meta_r: int, status_r: int, deadline: float, cap: int) -> _Outcome:
+def _collect(
+    warden: int, out_r: int, err_r: int, meta_r: int, status_r: int, deadline: float, cap: int, meta_cap: int
+) -> _Outcome:
     """Read the run's pipes until init reports the candidate's end, the deadline, or the output cap."""
     outcome = _Outcome()
     buffers = {out_r: outcome.stdout, err_r: outcome.stderr, meta_r: outcome.meta, status_r: outcome.status_lines}
@@ -437,7 +614,7 @@ def _collect(warden: int, out_r: int, err_r: int, meta_r: int, status_r: int, de
                 open_fds.discard(fd)
                 continue
             buffer = buffers[fd]
-            limit = META_CAP if fd == meta_r else 65536 if fd == status_r else cap
+            limit = meta_cap if fd == meta_r else 65536 if fd == status_r else cap
             room = limit - len(buffer)
             buffer.extend(chunk[: max(room, 0)])
             if len(chunk) > room:
@@ -480,9 +657,12 @@ def _read_status(outcome: _Outcome) -> None:
         kind, _, rest = line.partition(b" ")
         if kind == b"X":
             outcome.error = rest.decode("utf-8", "replace")
+        elif kind == b"C":
+            outcome.left_behind.append(bytes.fromhex(rest.decode("ascii", "replace")).decode("utf-8", "replace"))
         elif kind == b"S":
-            status, cpu = rest.split()
+            status, cpu, opens = rest.split()
             outcome.status, outcome.cpu_ms = int(status), float(cpu)
+            outcome.opens = None if int(opens) < 0 else int(opens)
 
 
 def _kill_everything_else(config: Config) -> None:
@@ -601,7 +781,8 @@ def _unhex(field: bytes) -> str:
 
 
 def _reply(outcome: _Outcome, wall_ms: float, run: _Run) -> dict[str, object]:
-    channel = _Channel(bytes(outcome.meta), outcome.meta_flooded, run.key)
+    spoken = run.recipe.channel and not run.collect
+    channel = _Channel(bytes(outcome.meta) if spoken else b"", outcome.meta_flooded and spoken, run.key)
     status = outcome.status
     exit_code = sig = None
     if status is not None:
@@ -626,8 +807,8 @@ def _reply(outcome: _Outcome, wall_ms: float, run: _Run) -> dict[str, object]:
         code, message = "RE", f"exited with status {exit_code}"
     else:
         code = "OK"
-    events = channel.events
-    if code in ("OK", "RE") and not channel.finished:
+    events = channel.events + [["fs.left_behind", path] for path in outcome.left_behind]
+    if spoken and code in ("OK", "RE") and not channel.finished:
         events.append(["tamper.channel", "the run ended without its final record (os._exit, or a launcher cut short)"])
     return {
         "status": code,
@@ -642,6 +823,8 @@ def _reply(outcome: _Outcome, wall_ms: float, run: _Run) -> dict[str, object]:
         "work": channel.work,
         "events": events[:64],
         "message": message,
+        "opens": outcome.opens,
+        **({"artifact": base64.b64encode(bytes(outcome.meta)).decode()} if run.collect else {}),
     }
 
 

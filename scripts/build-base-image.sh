@@ -78,7 +78,8 @@ trap cleanup EXIT
 
 # python3-minimal: the interpreter; libpython3-stdlib: the default Python's full stdlib (ctypes, json,
 # selectors, resource, tokenize ...), named without a version so every suite resolves its own.
-packages=python3-minimal,libpython3-stdlib
+# nodejs, ruby, gcc with libc6-dev: the other languages quinebox judges (bash is in minbase).
+packages=python3-minimal,libpython3-stdlib,nodejs,ruby,gcc,libc6-dev
 cache_args=()
 if [[ -n ${DEBOOTSTRAP_CACHE:-} ]]; then
     mkdir -p "$DEBOOTSTRAP_CACHE"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install quinebox and its default sandbox (bubblewrap) on a Debian or Ubuntu machine.
+# Install quinebox, its default sandbox (bubblewrap) and the judged languages' interpreters
+# (node, ruby, gcc) on a Debian or Ubuntu machine.
 #   bash scripts/install.sh            quinebox + bwrap
 #   EXTRAS=test bash scripts/install.sh  also what the tests need
 set -euo pipefail
@@ -10,10 +11,17 @@ as_root() {
         echo "install.sh: need root (or sudo) to run: $*" >&2; exit 1; fi
 }
 
-if ! command -v bwrap >/dev/null; then
+# bwrap, and the interpreters of the languages quinebox judges besides Python (bash is always there).
+missing=()
+command -v bwrap >/dev/null || missing+=(bubblewrap python3)
+command -v node >/dev/null || missing+=(nodejs)
+command -v ruby >/dev/null || missing+=(ruby)
+command -v gcc >/dev/null || missing+=(gcc)
+[[ -f /usr/include/stdio.h ]] || missing+=(libc6-dev)
+if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     as_root apt-get update -qq
-    as_root apt-get install -y -qq --no-install-recommends bubblewrap python3 >/dev/null
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The browser tests render the HTML reports in headless chromium.
 if [[ ",${EXTRAS:-}," == *,test,* || ",${EXTRAS:-}," == *,dev,* ]] && ! command -v chromium >/dev/null; then

@@ -180,7 +180,7 @@ def test_rows_carry_settings_and_a_resume_never_mixes_them(tmp_path: Path) -> No
         "sandbox": "bwrap",
         "sandbox_used": "bwrap",
     }
-    assert settings["language"] == "python" and settings["quinebox_version"] and settings["limits"]["work"]
+    assert settings["language"] == "auto" and settings["quinebox_version"] and settings["limits"]["work"]
     before = out.read_text()
     for changed in (("-n", "6"), ("-n", "5", "--sequence", "lucas"), ("-n", "5", "--sandbox", "none")):
         args = ("--sandbox", "bwrap", *changed) if "--sandbox" not in changed else changed
@@ -198,8 +198,8 @@ def test_rows_carry_settings_and_a_resume_never_mixes_them(tmp_path: Path) -> No
 @pytest.mark.needs_bwrap
 def test_summary_covers_the_whole_file_and_rows_record_extraction(tmp_path: Path) -> None:
     samples, out = tmp_path / "samples.jsonl", tmp_path / "graded.jsonl"
-    js = "```js\nconsole.log(process.argv.includes('--next') ? 'const s = ...' : 0)\n```\n"
-    rows = [*ROWS[:2], ROWS[3], ROWS[5], {"id": "js", "response": js}]
+    hs = "```haskell\nmain :: IO ()\nmain = print 0\n```\n"
+    rows = [*ROWS[:2], ROWS[3], ROWS[5], {"id": "hs", "response": hs}]
     samples.write_text("".join(json.dumps(row) + "\n" for row in rows[:2]))
     assert grade(str(samples), "--out", str(out), "--sandbox", "bwrap", "-n", "5").returncode == 0
     samples.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -208,10 +208,10 @@ def test_summary_covers_the_whole_file_and_rows_record_extraction(tmp_path: Path
     # The whole file: 2 pass, 2 fail, 1 not judged; pass rate 2/4 with its standard error 0.25.
     assert "5 rows, 4 judged: pass rate 0.500 ± 0.250" in second.stderr, second.stderr
     assert "failed extract: no-program" in second.stderr and "failed sequence: off-by-one" in second.stderr
-    assert "not judged (javascript): js" in second.stderr
+    assert "not judged (haskell): hs" in second.stderr
     graded = _rows(out)
-    assert graded["js"]["verdict"] == "not_judged" and graded["js"]["score"] is None
-    assert graded["js"]["language"] == "javascript"
+    assert graded["hs"]["verdict"] == "not_judged" and graded["hs"]["score"] is None
+    assert graded["hs"]["language"] == "haskell"
     assert graded["fenced"]["extraction"] == {
         "rule": "only-block",
         "reason": graded["fenced"]["extraction"]["reason"],  # type: ignore[index]

@@ -49,7 +49,7 @@ ALLOWED_TAGS = {
 
 
 def program(index: int, note: str = "") -> bytes:
-    return f"# {note} generation {index}\n".encode("utf-8", "surrogateescape")
+    return f"# {note} generation {index}\n".encode("utf-8", "surrogatepass")
 
 
 def handler(work: int = 10, exponential: bool = False, note: str = "", printed: bytes | None = None):  # type: ignore[no-untyped-def]
@@ -201,7 +201,7 @@ def test_saved_programs_match_the_report_byte_for_byte(tmp_path: Path) -> None:
     assert missing == [] and [p.name for p in written] == [f"gen-00{k}.py" for k in range(4)]
     for path, generation in zip(written, report.generations, strict=True):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == generation.sha256
-    assert program_name(replace(report, config={**report.config, "language": "javascript"}), 2) == "gen-002.js"
+    assert program_name(replace(report, language="javascript"), 2) == "gen-002.js"
 
 
 def test_the_plot_is_golden() -> None:

@@ -322,29 +322,29 @@ def test_impossible_settings_fail_when_the_scorer_is_made(options: dict[str, Any
         quinebox_scorer(**options)
 
 
-JS_ANSWER = """Here it is in JavaScript:
+HASKELL_ANSWER = """Here it is in Haskell:
 
-```js
-const s = "const s = %s; console.log(process.argv.includes('--next') ? s : 0)";
-console.log(process.argv.includes("--next") ? s : 0);
+```haskell
+main :: IO ()
+main = print 0
 ```
 """
 
 
 def test_a_language_not_judged_is_unscored_naming_it(tmp_path: Path) -> None:
     task = Task(
-        dataset=[Sample(id="js", input="one"), Sample(id="prose", input="two")],
+        dataset=[Sample(id="hs", input="one"), Sample(id="prose", input="two")],
         solver=generate(),
         scorer=quinebox_scorer(generations=GENERATIONS, sandbox="none"),
     )
-    log = _eval_in_process(task, {"one": JS_ANSWER, "two": "I cannot."}, tmp_path)
+    log = _eval_in_process(task, {"one": HASKELL_ANSWER, "two": "I cannot."}, tmp_path)
     assert log.status == "success", log.error
     assert log.results is not None
     assert all(score.scored_samples == 1 and score.unscored_samples == 1 for score in log.results.scores)
     assert log.samples is not None
     scores = {sample.id: sample.scores["quinebox_scorer"] for sample in log.samples if sample.scores}
-    js = scores["js"]
-    assert isinstance(js.value, float) and math.isnan(js.value)
-    assert js.reason == "not_judged"
-    assert js.explanation is not None and "javascript" in js.explanation
-    assert js.metadata is not None and js.metadata["verdict"] == "not_judged" and js.metadata["score"] is None
+    hs = scores["hs"]
+    assert isinstance(hs.value, float) and math.isnan(hs.value)
+    assert hs.reason == "not_judged"
+    assert hs.explanation is not None and "haskell" in hs.explanation
+    assert hs.metadata is not None and hs.metadata["verdict"] == "not_judged" and hs.metadata["score"] is None

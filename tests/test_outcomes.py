@@ -63,15 +63,15 @@ def test_cli_rejects_zero_generations_before_running_anything() -> None:
 )
 def test_the_language_is_named_only_on_evidence(text: str, language: str) -> None:
     assert language_of(text) == language
-    assert is_judged(language) == (language == "python")
+    assert is_judged(language) == (language != "haskell")
 
 
 def test_a_program_in_another_language_is_not_judged_and_not_scored(tmp_path: Path) -> None:
-    program = tmp_path / "fib.js"
-    program.write_text("console.log(0)\n")
+    program = tmp_path / "fib.hs"
+    program.write_text("main :: IO ()\nmain = print 0\n")
     report = quinebox.verify(program, generations=3, backend=FakeBackend(chain_handler))
     assert report.verdict is Verdict.NOT_JUDGED and report.score is None and report.failure is None
-    assert report.language == "javascript" and "javascript" in (report.not_judged or "")
+    assert report.language == "haskell" and "haskell" in (report.not_judged or "")
     assert report.reward("binary") is None and report.reward("partial") is None
     jsonschema.validate(report.to_dict(), REPORT_SCHEMA)
     assert Report.from_dict(json.loads(report.to_json())) == report
@@ -147,8 +147,8 @@ def test_junit_classname_is_the_relative_path(tmp_path: Path) -> None:
 
 
 def test_not_judged_is_a_skip_in_junit_not_a_failure() -> None:
-    report = quinebox.verify(b"console.log(0)\nconst x = 1;\n", generations=1, backend=FakeBackend(chain_handler))
-    suite = ET.fromstring(verify_junit(report, "prog.js"))
+    report = quinebox.verify(b"main :: IO ()\nmain = print 0\n", generations=1, backend=FakeBackend(chain_handler))
+    suite = ET.fromstring(verify_junit(report, "prog.hs"))
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "1")
 
 

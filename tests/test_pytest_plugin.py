@@ -63,7 +63,7 @@ def test_unconfigured_plugin_is_inert(pytester: pytest.Pytester) -> None:
 def test_marker_and_options_are_documented(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\n")
     markers = pytester.runpytest_subprocess("--markers")
-    markers.stdout.fnmatch_lines(["@pytest.mark.quinebox(generations=N, sequence=S, sandbox=NAME): *"])
+    markers.stdout.fnmatch_lines(["@pytest.mark.quinebox(generations=N, sequence=S, sandbox=NAME, language=L): *"])
     helped = pytester.runpytest_subprocess("--help")
     helped.stdout.fnmatch_lines(["*--quinebox-generations=N*", "*--quinebox-sandbox=NAME*", "*quinebox_files (*"])
 
@@ -91,7 +91,7 @@ def test_fixture_passes_a_good_candidate_and_fails_a_bad_one_naming_check_and_ge
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "quinebox: generations=5, sequence=fibonacci, sandbox=bwrap",
+            "quinebox: generations=5, sequence=fibonacci, sandbox=bwrap, language=auto",
             "*_ test_bad _*",
             "E       assert <Report fail: sequence failed at generation 2: expected 1, printed 3"
             " [[]expected=[[]1], printed=3]>",
@@ -166,7 +166,7 @@ def test_ini_files_are_collected_and_verified_as_items(project: pytest.Pytester)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "quinebox: generations=5, sequence=fibonacci, sandbox=bwrap, files=candidates/*.py",
+            "quinebox: generations=5, sequence=fibonacci, sandbox=bwrap, language=auto, files=candidates/*.py",
             "*_ quinebox candidates/bad.py _*",
             "sequence failed at generation 2: expected 1, printed 3",
             "candidate:  candidates/bad.py",
@@ -237,7 +237,7 @@ def test_bad_marker_values_error_the_test_naming_the_marker(project: pytest.Pyte
             "quinebox: @pytest.mark.quinebox(generations=...) on test_marker.py::test_bad_generations:"
             " expected a whole number >= 1, got 'many'",
             "quinebox: @pytest.mark.quinebox on test_marker.py::test_misspelt:"
-            " unknown argument 'generation'; expected one of generations, sequence, sandbox",
+            " unknown argument 'generation'; expected one of generations, sequence, sandbox, language",
         ]
     )
     result.stdout.no_fnmatch_line("*pytest_plugin.py*")
@@ -270,7 +270,7 @@ def test_environment_beats_ini_and_loses_to_the_command_line(
     )
     result = project.runpytest_subprocess(*args, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"quinebox: generations={expected}, sequence=fibonacci, sandbox=bwrap"])
+    result.stdout.fnmatch_lines([f"quinebox: generations={expected}, sequence=fibonacci, sandbox=bwrap, language=auto"])
 
 
 def test_missing_auto_sandbox_skips_and_any_other_infrastructure_failure_is_an_error(project: pytest.Pytester) -> None:
@@ -325,18 +325,18 @@ def test_generations_below_one_is_a_usage_error_from_every_source(project: pytes
 
 
 def test_a_language_not_judged_is_a_skip_naming_it(project: pytest.Pytester) -> None:
-    (project.path / "answer.js").write_text('console.log(process.argv.includes("--next") ? "..." : 0)\n')
+    (project.path / "answer.hs").write_text("main :: IO ()\nmain = print 0\n")
     project.makepyfile(
-        test_js="""
+        test_hs="""
         from pathlib import Path
 
-        def test_js(quinebox):
-            quinebox.verify(Path("answer.js"))
+        def test_hs(quinebox):
+            quinebox.verify(Path("answer.hs"))
         """
     )
     result = project.runpytest_subprocess("-ra", *FAST)
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED * quinebox: not judged: the program is in javascript*"])
+    result.stdout.fnmatch_lines(["SKIPPED * quinebox: not judged: the program is in haskell*"])
 
 
 @pytest.mark.needs_bwrap

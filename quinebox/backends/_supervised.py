@@ -10,16 +10,19 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
+import hashlib
 import json
 import os
 import selectors
 import subprocess
 import time
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
 from quinebox.backends.base import Backend, RunRequest
 from quinebox.errors import InfraError, SupervisorError
+from quinebox.languages import Compile, Language, language
 from quinebox.record import AuditEvent, RunResult, Status
 
 #: Seconds the host waits beyond the run's own wall limit before it calls the session dead.
@@ -27,8 +30,10 @@ BACKSTOP_S = 5.0
 HELLO_TIMEOUT_S = 30.0
 GRACEFUL_EXIT_S = 2.0
 READ_SLICE_S = 0.1
-PROTOCOL = 2
-SANDBOX_FILES = ("supervisor.py", "launch_python.py", "confine.py")
+PROTOCOL = 3
+SANDBOX_FILES = ("supervisor.py", "launch_python.py", "confine.py", "launch_node.js", "launch_ruby.rb")
+#: Compiled programs a session keeps (a verification needs two per generation at most at once).
+COMPILED_CACHE = 16
 
 
 def sandbox_sources() -> dict[str, bytes]:
@@ -150,6 +155,7 @@ class SupervisedBackend(Backend):
         self._channel: Channel | None = None
         self._shut = False
         self._next_id = 0
+        self._binaries: dict[tuple[str, bool], bytes] = {}
         self.hello: dict[str, Any] = {}
 
     @abc.abstractmethod
@@ -179,6 +185,66 @@ class SupervisedBackend(Backend):
         self._channel = channel
 
     def run(self, request: RunRequest) -> RunResult:
+        spoken = language(request.language)
+        extra: dict[str, Any] = {"language": spoken.recipe()}
+        if spoken.compile is not None:
+            compiled = self._compiled(request, spoken, spoken.compile)
+            if isinstance(compiled, RunResult):
+                return compiled
+            extra["binary"] = base64.b64encode(compiled).decode()
+        reply = self._exchange(request, extra)
+        return reply if isinstance(reply, RunResult) else _run_result(reply)
+
+    def interpreter_version(self, name: str) -> str | None:
+        """What the language's interpreter (or compiler) in this wall says its version is; None if it is missing."""
+        spoken = language(name)
+        if self._channel is None:
+            self.open()
+        assert self._channel is not None
+        self._next_id += 1
+        try:
+            self._channel.send(json.dumps({"op": "version", "id": self._next_id, "argv": spoken.version_argv}).encode())
+            self._channel.send(b"\n")
+            line = self._channel.read_line(HELLO_TIMEOUT_S, 4096)
+        except (OSError, TimeoutError) as exc:
+            self._drop_channel()
+            raise SupervisorError(
+                f"{self.name}: the supervisor did not say the {spoken.title} version ({exc})"
+            ) from None
+        reply = _parse_json(line)
+        if reply is None or reply.get("id") != self._next_id:
+            self._drop_channel()
+            raise SupervisorError(f"{self.name}: the supervisor sent a malformed reply")
+        version = reply.get("version")
+        return str(version) if isinstance(version, str) else None
+
+    def _compiled(self, request: RunRequest, spoken: Language, compile: Compile) -> bytes | RunResult:
+        """The program compiled in this session (sighted from its file, blind from stdin), cached by source hash.
+
+        A compiler that refuses the program, or runs out of its limits, is the candidate's failure:
+        it comes back as the run's result, with the compiler's messages as its stderr.
+        """
+        key = (hashlib.sha256(request.source).hexdigest(), request.sighted)
+        cached = self._binaries.get(key)
+        if cached is not None:
+            return cached
+        limits = replace(request.limits, wall_s=compile.wall_s, cpu_s=compile.cpu_s, mem_mb=compile.mem_mb)
+        build = replace(request, argv=(), limits=limits)
+        reply = self._exchange(build, {"language": spoken.compile_recipe(compile), "collect": compile.output})
+        if isinstance(reply, RunResult):
+            return reply
+        result = _run_result(reply)
+        binary = _bytes(reply.get("artifact"))
+        if not result.ok or not binary:
+            why = result.message or "it left no program"
+            return replace(result, stdout=b"", work=None, message=f"the compiler refused the program ({why})")
+        if len(self._binaries) >= COMPILED_CACHE:
+            self._binaries.pop(next(iter(self._binaries)))
+        self._binaries[key] = binary
+        return binary
+
+    def _exchange(self, request: RunRequest, extra: dict[str, Any]) -> dict[str, Any] | RunResult:
+        """One run request and its reply; a lost session comes back as the run's result (see `_lost_during_run`)."""
         if self._shut:
             raise SupervisorError(f"{self.name}: the session was closed")
         if self._channel is None:
@@ -192,8 +258,9 @@ class SupervisedBackend(Backend):
             "argv": list(request.argv),
             "sighted": request.sighted,
             "limits": self._limits_for(request),
+            **extra,
         }
-        limit = request.limits.output_bytes * 3 + (1 << 20)
+        limit = request.limits.output_bytes * 3 + (1 << 20) + (48 << 20 if "collect" in extra else 0)
         try:
             self._channel.send(json.dumps(message).encode() + b"\n")
             line = self._channel.read_line(request.limits.wall_s + BACKSTOP_S, limit)
@@ -208,7 +275,7 @@ class SupervisedBackend(Backend):
         if "error" in reply:
             # The run could not be started (a wall would not rise): never the candidate's doing.
             raise SupervisorError(f"{self.name}: {str(reply['error'])[:500]}")
-        return _run_result(reply)
+        return reply
 
     def _limits_for(self, request: RunRequest) -> dict[str, float | int]:
         return request.limits.to_dict()
@@ -288,6 +355,7 @@ def _run_result(reply: dict[str, Any]) -> RunResult:
         stderr_truncated=reply.get("stderr_truncated") is True,
         events=events,
         message=str(reply.get("message") or "")[:500],
+        opens=_int_or_none(reply.get("opens")),
     )
 
 

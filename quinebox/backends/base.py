@@ -29,6 +29,8 @@ class RunRequest:
     sighted: bool
     """True: the source is a file the program may find (``python3 prog.py``); False: no copy anywhere."""
     limits: Limits
+    language: str = "python"
+    """The name of a judged language (`quinebox.languages.LANGUAGES`)."""
 
 
 class Backend(abc.ABC):
@@ -66,6 +68,10 @@ class Backend(abc.ABC):
         Raises:
             InfraError: the session broke in a way the candidate cannot have caused.
         """
+
+    def interpreter_version(self, name: str) -> str | None:
+        """The version the named language's interpreter reports inside this wall; None when unknown."""
+        return None
 
     @abc.abstractmethod
     def close(self) -> None:

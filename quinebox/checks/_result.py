@@ -32,6 +32,10 @@ class CheckOptions:
     work_budget: int = 2_000_000
     partial: bool = False
     """True while the chain is still being recorded: fail only on what later generations cannot undo."""
+    language: str = "python"
+    """The judged language the programs are in (a name from `quinebox.languages.LANGUAGES`)."""
+    allow_reflection: bool = False
+    """The code-golf view: a program may read its own code from memory (frames, toString, declare -f)."""
 
 
 def passed(name: str, reason: str, **evidence: Any) -> CheckResult:

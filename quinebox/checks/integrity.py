@@ -15,12 +15,15 @@ them, and fails here, naming the terms (see `_answers`).
 
 from __future__ import annotations
 
+import re
+
 from typing_extensions import override
 
 from quinebox.checks._answers import TABLE_TERMS, carried_table
 from quinebox.checks._judge import Judge, judge_whole
 from quinebox.checks._numbers import parse_number, short_number
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed, tail_excerpt, text_excerpt
+from quinebox.languages import LANGUAGES
 from quinebox.record import TWINS, AuditEvent, Chain, Generation, RunKind, RunResult, Status
 
 NAME = "integrity"
@@ -56,6 +59,7 @@ _CATEGORIES: tuple[tuple[tuple[str, ...], str], ...] = (
             "os.symlink",
             "os.utime",
             "shutil.",
+            "fs.left_behind",
         ),
         "writes to the file system",
     ),
@@ -93,8 +97,9 @@ class IntegrityJudge(Judge):
         self.pending = (generation, printed) if printed is not None else None
         self.blind_runs += sum(twins.blind in generation.runs for twins in TWINS)
         for kind, run in generation.runs.items():
-            if run.events:
-                event = run.events[0]
+            events = [e for e in run.events if not (self.options.allow_reflection and _is_reflection(e))]
+            if events:
+                event = events[0]
                 return failed(
                     NAME,
                     generation.index,
@@ -103,6 +108,11 @@ class IntegrityJudge(Judge):
                     call=str(event),
                     events={k.value: [str(e) for e in r.events] for k, r in generation.runs.items() if r.events},
                 )
+        spoken = LANGUAGES[self.options.language]
+        patterns = () if self.options.allow_reflection else spoken.reflection
+        failure = _reflects(generation, patterns) or _opens_its_file(generation, spoken.source_opens)
+        if failure is not None:
+            return failure
         for twins in TWINS:
             sighted, blind, again = (generation.run(k) for k in (twins.sighted, twins.blind, twins.again))
             if sighted is None or blind is None or sighted.same_behaviour(blind):
@@ -153,6 +163,50 @@ class IntegrityJudge(Judge):
                     at_least=TABLE_TERMS,
                 )
         return None
+
+
+def _is_reflection(event: AuditEvent) -> bool:
+    """Reading its own code from memory, which ``allow_reflection`` permits (opening its file never is)."""
+    return event.name.startswith(("reflection.", "sys._current_frames", "sys._current_exceptions"))
+
+
+def _reflects(generation: Generation, patterns: tuple[tuple[str, str], ...]) -> CheckResult | None:
+    """A program whose text reads its own code by a route no outside measure sees (a shell's ``declare -f``)."""
+    if not patterns:
+        return None
+    text = generation.source.decode("utf-8", "replace")
+    for pattern, why in patterns:
+        match = re.search(pattern, text)
+        if match is not None:
+            line = text.count("\n", 0, match.start()) + 1
+            return failed(
+                NAME,
+                generation.index,
+                f"reads its own code from memory: {why} (`{match.group()}` on line {line} of program "
+                f"{generation.index})",
+                found=match.group(),
+                line=line,
+            )
+    return None
+
+
+def _opens_its_file(generation: Generation, own: int) -> CheckResult | None:
+    """A sighted run that opened its source file more often than its interpreter does (counted outside it)."""
+    for kind, run in generation.runs.items():
+        if run.opens is not None and run.opens > own:
+            by = "its interpreter opens it once" if own == 1 else f"its interpreter opens it {own} times"
+            if own == 0:
+                by = "a compiled program never needs to"
+            return failed(
+                NAME,
+                generation.index,
+                f"reads its own source: program {generation.index} opened its file {run.opens} times "
+                f"({by}) in the {_run_name(kind)}",
+                run=kind.value,
+                opens=run.opens,
+                interpreter_opens=own,
+            )
+    return None
 
 
 def _advances_without_state(
@@ -230,6 +284,8 @@ def describe(event: AuditEvent) -> str:
 
 def _shown(event: AuditEvent) -> str:
     """The call as Python would spell it; the sandbox's own findings in its words."""
+    if event.name == "fs.left_behind":
+        return f"left {event.args} behind"
     return event.args if event.name.startswith("tamper.") else str(event)
 
 

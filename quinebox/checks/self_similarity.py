@@ -59,6 +59,7 @@ from typing import Any
 from typing_extensions import override
 
 from quinebox.checks._judge import Judge, judge_whole
+from quinebox.checks._lexed import LexedToken, lex_tokens
 from quinebox.checks._numbers import parse_number
 from quinebox.checks._result import CheckOptions, CheckResult, failed, passed
 from quinebox.record import Chain, Generation, RunKind
@@ -185,7 +186,7 @@ class SelfSimilarityJudge(Judge):
     @override
     def _add(self, generation: Generation) -> CheckResult | None:
         k = len(self.generations)
-        lexed = _lex(generation.source) if generation.source else None
+        lexed = _lex(generation.source, self.options.language) if generation.source else None
         printed = _printed_digits(generation)
         if printed is not None:
             self.printed_any = True
@@ -352,8 +353,10 @@ def _under_raw(size: int, digits: int) -> float:
 # The cold replay and the report may look at a program again: caching by content keeps that one
 # lexing per program.
 @functools.lru_cache(maxsize=256)
-def _lex(source: bytes) -> _Lexed | None:
-    """The significant tokens and size of a source, or None when it does not tokenize as Python."""
+def _lex(source: bytes, language: str = "python") -> _Lexed | None:
+    """The significant tokens and size of a source, or None when it does not tokenize (as its language)."""
+    if language != "python":
+        return _lex_other(source, language)
     try:
         raw = list(tokenize.tokenize(io.BytesIO(source).readline))
     except (SyntaxError, ValueError, LookupError, tokenize.TokenError, Warning):
@@ -364,6 +367,41 @@ def _lex(source: bytes) -> _Lexed | None:
     if tokens is None:
         return None
     return _Lexed(tokens, sum(_size(t) for t in raw))
+
+
+def _lex_other(source: bytes, language: str) -> _Lexed | None:
+    """The same reading for another language, from its pygments lexer (see `quinebox.checks._lexed`).
+
+    A string literal's contents are masked; a long string that holds code (a template, a payload
+    for ``eval``) keeps its text with the digits masked, so that code hidden in a string cannot
+    change while its state does.
+    """
+    tokens = lex_tokens(source, language)
+    if tokens is None:
+        return None
+    out = [
+        _Token(
+            mask=_literal_mask(token) if token.literal else None if token.layout else f"{token.kind} {token.text}",
+            text=f"{token.kind} {token.text}",
+            line=token.line,
+            column=token.column,
+            literal=token.literal,
+            kind=token.kind,
+            string=token.text,
+            spelling=token.text if token.kind == "STRING" else "",
+        )
+        for token in tokens
+        if not token.layout
+    ]
+    return _Lexed(tuple(out), sum(token.size for token in tokens))
+
+
+def _literal_mask(token: LexedToken) -> str:
+    if token.kind != "STRING":
+        return token.kind
+    if token.code is not None:
+        return "STRING code " + _DIGIT_RUN.sub("0", token.code)
+    return "STRING"
 
 
 @functools.lru_cache(maxsize=256)

@@ -64,7 +64,7 @@ from quinebox.api import averify, check_generations, config_of, extraction_info
 from quinebox.checks import CHECKS
 from quinebox.errors import InfraError, UsageError
 from quinebox.extract import extract_program
-from quinebox.languages import is_judged
+from quinebox.languages import is_judged, resolve_language
 from quinebox.report.build import error_report, no_program_report, not_judged_report
 from quinebox.report.model import Report
 from quinebox.sequences import parse_sequence
@@ -86,6 +86,7 @@ def quinebox_scorer(
     sequence: str = "fibonacci",
     sandbox: str = "auto",
     max_concurrent: int | None = None,
+    language: str = "auto",
 ) -> InspectScorer:
     """Score a completion by verifying the quine chain it contains.
 
@@ -94,6 +95,7 @@ def quinebox_scorer(
         sequence: ``fibonacci``, ``lucas`` or two seeds ``"a,b"``.
         sandbox: ``auto``, ``bwrap``, ``docker`` or ``none`` (unisolated).
         max_concurrent: verifications running at once; None means the number of CPUs.
+        language: ``auto`` (the block's fence tag, then its content) or a language's name.
 
     Raises:
         UsageError: a setting cannot be used (checked here, before any sample is scored).
@@ -102,15 +104,17 @@ def quinebox_scorer(
     if max_concurrent is not None and max_concurrent < 1:
         raise UsageError(f"max_concurrent must be 1 or more, got {max_concurrent}")
     parse_sequence(sequence)
+    asked = "auto" if language.strip().lower() == "auto" else resolve_language(language, b"")
     slots = max_concurrent or os.cpu_count() or 1
-    config = config_of({"generations": generations, "sequence": sequence, "sandbox": sandbox})
+    config = config_of({"generations": generations, "sequence": sequence, "sandbox": sandbox, "language": asked})
 
     async def score(state: TaskState, target: Target) -> Score:
         completion = state.output.completion
         extraction = extract_program(completion)
         if extraction.program is None:
             return _no_program(extraction.reason, config, empty=not completion.strip())
-        if not is_judged(extraction.language):
+        spoken = extraction.language if asked == "auto" else asked
+        if not is_judged(spoken):
             report = replace(not_judged_report(extraction.language, config), extraction=extraction_info(extraction))
             return Score.unscored(
                 reason="not_judged",
@@ -121,7 +125,9 @@ def quinebox_scorer(
         started = time.perf_counter()
         try:
             async with concurrency("quinebox", slots):
-                report = await averify(extraction.program, generations=generations, sequence=sequence, sandbox=sandbox)
+                report = await averify(
+                    extraction.program, generations=generations, sequence=sequence, sandbox=sandbox, language=spoken
+                )
         except InfraError as exc:
             logger.warning("quinebox: sample %s not scored, the sandbox failed: %s", state.sample_id, exc)
             failed = error_report(str(exc), config, (time.perf_counter() - started) * 1000)

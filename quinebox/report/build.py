@@ -59,6 +59,7 @@ def build_report(
         stopped_early=chain.stopped_early,
         quinebox_version=__version__,
         notes=list(chain.notes),
+        language=chain.language,
     )
 
 
@@ -106,7 +107,7 @@ def not_judged_report(language: str, config: dict[str, Any]) -> Report:
         duration_ms=0.0,
         quinebox_version=__version__,
         language=language,
-        not_judged=f"the program is in {language}, which quinebox does not judge yet (only Python)",
+        not_judged=f"the program is in {language}, which quinebox does not judge yet ({_judged_names()})",
     )
 
 
@@ -132,4 +133,12 @@ def _run_summary(run: RunResult) -> RunSummary:
         stdout_truncated=run.stdout_truncated,
         stderr_truncated=run.stderr_truncated,
         events=[str(e) for e in run.events],
+        opens=run.opens,
     )
+
+
+def _judged_names() -> str:
+    from quinebox.languages import LANGUAGES
+
+    titles = [language.title for language in LANGUAGES.values()]
+    return "it judges " + ", ".join(titles[:-1]) + " and " + titles[-1]

@@ -9,6 +9,11 @@ for ``error`` and ``not_judged``, ``score`` counts proven ``--next`` steps out
 of N (it was generations out of N+1), and the new fields ``language`` and
 ``extraction``; ``config`` always holds the same keys, ``sandbox`` among them.
 
+Schema version 3 (from 2): every judged language (``language`` is python,
+javascript, ruby, c or bash), ``config["language"]`` (as asked: auto or a name),
+``backend.interpreter`` (the version of the language's interpreter or compiler)
+and each run's ``opens`` (opens of the sighted source file, seen from outside).
+
 Two words are kept apart: **generations** is N, the number of ``--next`` steps
 asked for (``-n``, ``config["generations"]``); **programs** is how many programs
 were recorded, P0..Pk, at most N+1 (``len(report.generations)``, one entry per
@@ -22,7 +27,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Programs larger than this many bytes are not carried in the report (only their sha256 and size).
 SOURCE_LIMIT = 256 * 1024
 #: The evidence fields every renderer shows first, in this order, when a check has them.
@@ -97,6 +102,8 @@ class RunSummary:
     stdout_truncated: bool
     stderr_truncated: bool
     events: list[str]
+    opens: int | None = None
+    """Opens of the sighted source file seen from outside the run (inotify); None for blind runs."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,10 @@ class Backend:
     isolation: str
     python: str | None = None
     work_counter: str | None = None
+    language: str = "python"
+    """The language the programs were judged as."""
+    interpreter: str | None = None
+    """The version of that language's interpreter or compiler in the sandbox, as it reports it."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 from quinebox.errors import UsageError
 from quinebox.report.model import GenerationSummary, Report
 
-#: File extension by the report's language (config "language"); Python when none is named.
-_EXTENSIONS = {"python": ".py", "javascript": ".js", "ruby": ".rb", "c": ".c"}
+#: File extension by the report's language; Python when none is named.
+_EXTENSIONS = {"python": ".py", "javascript": ".js", "ruby": ".rb", "c": ".c", "bash": ".sh"}
 
 
 def program_bytes(generation: GenerationSummary) -> bytes | None:
@@ -26,7 +26,7 @@ def program_name(report: Report, index: int) -> str:
     """gen-000.py ...: zero-padded so the files sort in generation order."""
     last = report.generations[-1].index if report.generations else 0
     width = max(3, len(str(last)))
-    language = str(report.config.get("language") or "python").lower()
+    language = str(report.language or "python").lower()
     return f"gen-{index:0{width}d}{_EXTENSIONS.get(language, '.txt')}"
 
 

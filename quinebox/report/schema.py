@@ -51,6 +51,11 @@ _RUN = {
             "items": {"type": "string"},
             "description": "Audited calls, e.g. \"open('/box/prog.py', 'r', 524288)\".",
         },
+        "opens": {
+            **_NULLABLE_INT,
+            "description": "Opens of the sighted source file by any process of the run, seen from outside "
+            "(inotify); null for blind runs. The interpreter's own open of its program counts.",
+        },
     },
 }
 
@@ -186,6 +191,11 @@ REPORT_SCHEMA: dict[str, Any] = {
                         "isolation": {"type": "string"},
                         "python": {"type": ["string", "null"]},
                         "work_counter": {"type": ["string", "null"]},
+                        "language": {"type": "string"},
+                        "interpreter": {
+                            "type": ["string", "null"],
+                            "description": "The language's interpreter or compiler version in the sandbox.",
+                        },
                     },
                 },
             ],
@@ -194,7 +204,8 @@ REPORT_SCHEMA: dict[str, Any] = {
             "type": "object",
             "description": "What was asked (a dict of settings): generations (N, at least 1), sequence, next_flag, "
             "keep_going, sandbox (as named: auto, bwrap, docker, none, or given for an injected backend), "
-            "limits and deadline_s (seconds the whole verification may take). What was used is in backend.",
+            "limits, deadline_s (seconds the whole verification may take) and language (auto or the name "
+            "asked for; the language judged is the top-level language). What was used is in backend.",
         },
         "duration_ms": {"type": "number"},
         "stopped_early": {"type": ["string", "null"], "description": "Why fewer than N+1 generations ran."},
@@ -202,8 +213,8 @@ REPORT_SCHEMA: dict[str, Any] = {
         "notes": {"type": "array", "items": {"type": "string"}},
         "language": {
             "type": "string",
-            "description": "The program's language: python when judged; for not_judged, the language detected "
-            "(javascript, ruby, c, bash, haskell...).",
+            "description": "The program's language: the one judged (python, javascript, ruby, c, bash); for "
+            "not_judged, the language detected (haskell, go...).",
         },
         "not_judged": {
             "type": ["string", "null"],

@@ -8,6 +8,9 @@ import pytest
 from quinebox import backends
 from quinebox.backends.base import Backend
 from tests.backends.conformance import BEHAVIOURS, KNOWN_FAILURES
+from tests.backends.language_conformance import BEHAVIOURS as LANGUAGE_BEHAVIOURS
+from tests.backends.language_conformance import PROGRAMS as LANGUAGE_PROGRAMS
+from tests.backends.language_conformance import applies
 from tests.conftest import require_sandbox
 
 WALLS = ("bwrap", "none", "docker")
@@ -64,3 +67,17 @@ def test_none_leaves_no_temp_dir_after_a_lost_session() -> None:
         run(backend, "print(1)")
     after = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("quinebox-none-")}
     assert after == before
+
+
+#: Every (language, behaviour) pair that means something for that language.
+LANGUAGE_CASES = [
+    (language, name)
+    for language, programs in LANGUAGE_PROGRAMS.items()
+    for name in LANGUAGE_BEHAVIOURS
+    if applies(name, programs)
+]
+
+
+@pytest.mark.parametrize(("language", "behaviour"), LANGUAGE_CASES, ids=[f"{a}-{b}" for a, b in LANGUAGE_CASES])
+def test_language_behaviour(backend: Backend, language: str, behaviour: str) -> None:
+    LANGUAGE_BEHAVIOURS[behaviour](backend, language, LANGUAGE_PROGRAMS[language])

@@ -475,7 +475,7 @@ def test_build_image_and_its_failures(api: Any) -> None:
             assert run(backend, "print(7)").stdout == b"7\n"  # type: ignore[arg-type]
         with pytest.raises(ImageBuildError, match=f"building {tag} failed") as caught:
             images.build_image(tag, base_image="scratch")  # no shell for RUN
-        assert "Step 3/9 : RUN" in str(caught.value)  # the log tail
+        assert "Step 3/10 : RUN" in str(caught.value)  # the log tail
         assert "\x1b" not in str(caught.value)
     finally:
         try:
