@@ -591,10 +591,12 @@ def merge_files(outs: list[Path], dest: Path) -> Summary:
     temporary file beside `dest` and renamed into place, so an interrupted merge leaves no half file.
 
     Raises:
-        UsageError: a file cannot be read, is the destination itself, or two files grade one id
-            with a final verdict each (shards of different splits).
+        UsageError: a file cannot be read, is the destination itself, two files grade one id
+            with a final verdict each (shards of different splits), or rows were graded with other
+            settings than the first row (shards of different gradings never mix).
     """
     chosen: dict[str, tuple[Path, dict[str, Any]]] = {}
+    reference: tuple[Path, dict[str, Any]] | None = None
     for out in outs:
         if out.resolve() == dest.resolve():
             raise UsageError(f"{out} is also the output of the merge")
@@ -609,6 +611,16 @@ def merge_files(outs: list[Path], dest: Path) -> Summary:
                 continue  # a line cut short by an interrupted run
             if not (isinstance(row, dict) and isinstance(row.get(RESULT_KEY), dict)):
                 continue
+            settings = row[RESULT_KEY].get("settings")
+            if reference is None and isinstance(settings, dict):
+                reference = (out, settings)
+            elif reference is not None:
+                differences = setting_differences(settings, reference[1])
+                if differences:
+                    raise UsageError(
+                        f"{out} holds rows graded with other settings than {reference[0]} ({differences[0]}): "
+                        "merge only the shards of one grading"
+                    )
             key = str(row[RESULT_KEY].get("id"))
             final = row[RESULT_KEY].get("verdict") in FINAL
             before = chosen.get(key)

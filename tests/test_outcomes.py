@@ -183,7 +183,7 @@ def test_the_linear_time_panel_shows_the_work_series() -> None:
 def test_the_self_similarity_panel_labels_its_sizes() -> None:
     report = quinebox.verify(ROOT / "fixtures" / "bad" / "growing_comment.py", generations=3, sandbox="bwrap")
     text = _rendered(report, width=120)
-    assert "size without layout and comments, from generation 0:" in text and "(bytes 423, 484)" in text
+    assert "size without layout (comments count), from generation 0:" in text and "(bytes 423, 484)" in text
 
 
 @pytest.mark.needs_bwrap

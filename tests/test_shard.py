@@ -63,6 +63,20 @@ def test_merge_prefers_final_grades_and_refuses_overlapping_splits(tmp_path: Pat
 
 
 @pytest.mark.needs_bwrap
+def test_merge_refuses_shards_graded_with_other_settings(tmp_path: Path) -> None:
+    def row(key: str, generations: int) -> str:
+        settings = {"generations": generations, "sequence": "fibonacci", "sandbox_used": None}
+        return json.dumps({"id": key, "quinebox": {"id": key, "verdict": "pass", "settings": settings}}) + "\n"
+
+    a, b, out = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "all.jsonl"
+    a.write_text(row("x", 20))
+    b.write_text(row("y", 20))
+    assert merge_files([a, b], out).graded == 2
+    b.write_text(row("y", 50))
+    with pytest.raises(UsageError, match=r"other settings than .*a\.jsonl \(generations: 50 -> 20\)"):
+        merge_files([a, b], out)
+
+
 def test_three_shards_merge_to_the_unsharded_grades(tmp_path: Path) -> None:
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps(row) + "\n" for row in ROWS))

@@ -49,6 +49,10 @@ class Channel(abc.ABC):
     def send(self, data: bytes) -> None:
         """Write bytes; raise OSError when the other end is gone."""
 
+    def say_goodbye(self, data: bytes) -> None:
+        """Write a last message that has no reply (the exit op), so that `close` need not wait for one."""
+        self.send(data)
+
     @abc.abstractmethod
     def read_line(self, timeout: float, limit: int) -> bytes | None:
         """One line without its newline; None at end of stream; TimeoutError past `timeout`."""
@@ -79,6 +83,11 @@ class ProcessChannel(Channel):
 
     def send(self, data: bytes) -> None:
         self._pending = True
+        self._in.write(data)
+        self._in.flush()
+
+    def say_goodbye(self, data: bytes) -> None:
+        # No reply comes: an idle supervisor exits on it, and close() lets it, with no kill and no wait.
         self._in.write(data)
         self._in.flush()
 
@@ -316,7 +325,7 @@ class SupervisedBackend(Backend):
         channel, self._channel = self._channel, None
         if channel is not None:
             try:
-                channel.send(b'{"op": "exit"}\n')
+                channel.say_goodbye(b'{"op": "exit"}\n')
             except OSError:
                 pass
             channel.close()

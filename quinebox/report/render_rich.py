@@ -82,7 +82,7 @@ def evidence_view(check: str, evidence: dict[str, Any]) -> RenderableType:
         sizes = _series(evidence["growth"])
         raw = evidence.get("raw_bytes")
         start = evidence.get("growth_from", evidence.get("since_generation", 0))
-        label = f"size without layout and comments, from generation {start}: "
+        label = f"size without layout (comments count), from generation {start}: "
         parts.append(Text.assemble((label, "bold"), sizes + (f" (bytes {_series(raw)})" if raw else "")))
     for key in EVIDENCE_KEYS:
         if key == "growth" and check == "self-similarity" and isinstance(evidence.get(key), list):
