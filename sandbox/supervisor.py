@@ -409,28 +409,41 @@ def _become_candidate(
     status_w: int,
 ) -> None:
     """Set fds 0-5, limits and the filter, then execute a new interpreter: never returns."""
-    confine.die_with_parent(signal.SIGKILL)
-    os.setsid()
-    os.chdir(config.work_dir)
-    stdin = src_r if not run.sighted else os.open("/dev/null", os.O_RDONLY)
+    stdin = _enter_run(config, run, src_r)
     interpreter = os.open(config.interpreter, os.O_RDONLY | os.O_CLOEXEC)
-    # First out of the way (above the targets), then into place; the status pipe closes on exec.
-    layout = {0: stdin, 1: out_w, 2: err_w, META_FD: meta_w, 4: key_r, 5: code_r}
-    moved = {target: _fcntl_dup(fd) for target, fd in layout.items()}
-    moved_exec = _fcntl_dup(interpreter)
-    moved_status = _fcntl_dup(status_w)
-    for target, fd in moved.items():
-        os.dup2(fd, target, inheritable=True)
-    os.dup2(moved_exec, EXEC_FD, inheritable=False)
-    _close_all_but({0, 1, 2, META_FD, 4, 5, EXEC_FD, moved_status})
-    os.set_inheritable(META_FD, True)
+    _place_fds({0: stdin, 1: out_w, 2: err_w, META_FD: meta_w, 4: key_r, 5: code_r}, interpreter, status_w)
     _set_limits(run, run.mem_mb)
     if config.seccomp:
         confine.lock_down()
     mode = "sighted" if run.sighted else "blind"
     argv = ["python3", *INTERPRETER_FLAGS, "-c", BOOTSTRAP, mode, str(run.work_budget), config.source_path, "--"]
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
-    os.execve(EXEC_FD, [*argv, *run.argv], env)
+    os.execve(EXEC_FD, [*argv, *run.argv], _run_env())
+
+
+def _enter_run(config: Config, run: _Run, src_r: int) -> int:
+    """The candidate's own session in the work dir, dying with init; returns the fd its stdin will be."""
+    confine.die_with_parent(signal.SIGKILL)
+    os.setsid()
+    os.chdir(config.work_dir)
+    return src_r if not run.sighted else os.open("/dev/null", os.O_RDONLY)
+
+
+def _place_fds(layout: dict[int, int], executable: int, status_w: int) -> None:
+    """Each fd of `layout` at its target, the executable at EXEC_FD (closed on exec), nothing else open.
+
+    First out of the way (above the targets), then into place; the status pipe closes on exec.
+    """
+    moved = {target: _fcntl_dup(fd) for target, fd in layout.items()}
+    moved_exec = _fcntl_dup(executable)
+    moved_status = _fcntl_dup(status_w)
+    for target, fd in moved.items():
+        os.dup2(fd, target, inheritable=True)
+    os.dup2(moved_exec, EXEC_FD, inheritable=False)
+    _close_all_but({*layout, EXEC_FD, moved_status})
+
+
+def _run_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
 
 
 def _set_limits(run: _Run, mem_mb: int) -> None:
@@ -465,10 +478,7 @@ def _become_program(
 ) -> None:
     """Like `_become_candidate`, for a language's interpreter or a compiled program: never returns."""
     recipe = run.recipe
-    confine.die_with_parent(signal.SIGKILL)
-    os.setsid()
-    os.chdir(config.work_dir)
-    stdin = src_r if not run.sighted else os.open("/dev/null", os.O_RDONLY)
+    stdin = _enter_run(config, run, src_r)
     template = recipe.argv if run.sighted or not recipe.blind_argv else recipe.blind_argv
     fields = {
         "source": _source_path(config, run),
@@ -486,18 +496,11 @@ def _become_program(
     layout = {0: stdin, 1: out_w, 2: err_w}
     if recipe.channel:
         layout |= {META_FD: meta_w, 4: key_r}
-    moved = {target: _fcntl_dup(fd) for target, fd in layout.items()}
-    moved_exec = _fcntl_dup(executable)
-    moved_status = _fcntl_dup(status_w)
-    for target, fd in moved.items():
-        os.dup2(fd, target, inheritable=True)
-    os.dup2(moved_exec, EXEC_FD, inheritable=False)
-    _close_all_but({*layout, EXEC_FD, moved_status})
+    _place_fds(layout, executable, status_w)
     _set_limits(run, max(run.mem_mb, recipe.address_space_mb))
     if config.seccomp:
         confine.lock_down(processes=recipe.processes, channel=recipe.channel)
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
-    os.execve(EXEC_FD, argv + run.argv, env)
+    os.execve(EXEC_FD, argv + run.argv, _run_env())
 
 
 def _source_path(config: Config, run: _Run) -> str:
