@@ -20,10 +20,13 @@
   fs.closeSync(4);
   const key = Buffer.concat(chunks).toString("ascii").trim();
   let records = 0;
-  const hex = (text) => Buffer.from(String(text).slice(0, 500), "utf8").toString("hex");
+  // Taken now: a candidate that replaces fs.writeSync or Buffer.from later cannot rewrite the records.
+  const writeSync = fs.writeSync;
+  const bufferFrom = Buffer.from.bind(Buffer);
+  const hex = (text) => bufferFrom(String(text).slice(0, 500), "utf8").toString("hex");
   const write = (line) => {
     try {
-      fs.writeSync(3, line + "\n");
+      writeSync(3, line + "\n");
     } catch {
       // fd 3 cannot be closed or replaced (the seccomp filter); a failed write shows as a missing record.
     }

@@ -19,8 +19,10 @@ lambda do
   records = 0
   work = 0
   hex = ->(text) { text.to_s[0, 500].b.unpack1("H*") }
+  # Taken now: a candidate that redefines IO#write later cannot rewrite the records.
+  io_write = IO.instance_method(:write)
   write = lambda do |line|
-    meta.write("#{line}\n")
+    io_write.bind_call(meta, "#{line}\n")
   rescue StandardError
     nil # fd 3 cannot be closed or replaced (the seccomp filter); a failed write shows as a missing record
   end
