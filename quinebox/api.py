@@ -9,7 +9,6 @@ nothing is run.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Sequence
@@ -209,6 +208,8 @@ def check_generations(generations: object) -> int:
 
 async def averify(program: str | bytes | os.PathLike[str], **options: Any) -> Report:
     """`verify` for asyncio callers: the blocking work runs in a worker thread."""
+    import asyncio  # only for asyncio callers: the command line never pays for it
+
     return await asyncio.to_thread(verify, program, **options)
 
 

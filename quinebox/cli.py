@@ -173,16 +173,18 @@ def verify(
     """
     from quinebox.api import read_program, verify_response
     from quinebox.api import verify as run_verify
-    from quinebox.report import render_rich
 
     try:
         source = sys.stdin.buffer.read() if program == "-" else read_program(Path(program))
         limits = _limits(timeout, memory, output_bytes, work_budget)
     except UsageError as exc:
         _fail(EXIT_USAGE, str(exc))
-    console = render_rich.stderr_console()
-    show_progress = not quiet and console.is_terminal
-    progress = render_rich.GenerationProgress(console, generations) if show_progress else None
+    progress = None
+    if not quiet:  # rich is imported only for a person who will see its output
+        from quinebox.report import render_rich
+
+        console = render_rich.stderr_console()
+        progress = render_rich.GenerationProgress(console, generations) if console.is_terminal else None
     options: dict[str, Any] = {
         "generations": generations,
         "sequence": sequence,

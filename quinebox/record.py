@@ -30,6 +30,10 @@ class Status(enum.StrEnum):
     """The wall around the run broke during it (the candidate killed the supervisor)."""
 
 
+#: Endings decided by the sandbox's clocks and budgets rather than by the program's own behaviour.
+STOPPED_BY_A_LIMIT = frozenset({Status.TO, Status.WL})
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     """One audited action of the candidate, e.g. ``open('/box/prog.py', 'r')``."""
@@ -70,7 +74,14 @@ class RunResult:
         return self.status is Status.OK
 
     def same_behaviour(self, other: RunResult) -> bool:
-        """Byte-identical stdout and the same ending: what determinism and integrity compare."""
+        """Byte-identical stdout and the same ending: what determinism and integrity compare.
+
+        Two runs that were both stopped by a limit behave alike whichever limit came first: a run that
+        spends its work budget and its wall clock at about the same moment meets one or the other by
+        machine load, and that race must not read as a difference between the runs.
+        """
+        if self.status in STOPPED_BY_A_LIMIT and other.status in STOPPED_BY_A_LIMIT:
+            return True
         return (self.stdout, self.status, self.exit_code) == (other.stdout, other.status, other.exit_code)
 
 

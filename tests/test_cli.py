@@ -149,3 +149,21 @@ def test_image_build_and_gc() -> None:
         client.close()
     collected = quinebox("gc")
     assert collected.returncode == 0 and b"removed" in collected.stderr
+
+
+@pytest.mark.needs_bwrap
+def test_quiet_json_verify_imports_neither_rich_nor_asyncio() -> None:
+    """Machines that read the JSON pay for no terminal renderer and no event loop at start."""
+    script = (
+        "import sys\n"
+        "from quinebox.cli import main\n"
+        f"sys.argv = ['quinebox', 'verify', {str(GOOD)!r}, '--generations', '2', '--json', '--quiet']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    loaded = sorted(m for m in ('rich', 'asyncio') if m in sys.modules)\n"
+        "    print('LOADED', loaded, done.code, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert b"LOADED [] 0" in result.stderr, result.stderr.decode()[-2000:]
+    assert json.loads(result.stdout)["verdict"] == "pass"

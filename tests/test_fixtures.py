@@ -2,58 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import tomllib
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import jsonschema
 import pytest
 
-from quinebox.report.schema import REPORT_SCHEMA
 from tests.conftest import require_sandbox, sandbox_problem
+from tests.fixture_runs import CANARY, CHECKS, FIXTURES, MANIFEST, SEEN_OUTPUT, Fixture, run_of
 from tests.test_cleanup import sandbox_processes
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CHECKS = ("runs", "output", "sequence", "self-similarity", "integrity", "linear-time", "determinism")
-
-
-@dataclass(frozen=True)
-class Fixture:
-    path: str
-    verdict: str
-    check: str | None
-    alt: tuple[str, ...]
-    generation: int | None
-    sequence: str
-    generations: int
-    why: str
-
-
-def load_manifest() -> list[Fixture]:
-    data = tomllib.loads((FIXTURES / "manifest.toml").read_text())
-    return [
-        Fixture(
-            path=entry["path"],
-            verdict=entry["verdict"],
-            check=entry.get("check"),
-            alt=tuple(entry.get("alt", ())),
-            generation=entry.get("generation"),
-            sequence=entry.get("sequence", "fibonacci"),
-            generations=entry.get("generations", 50),
-            why=entry.get("why", ""),
-        )
-        for entry in data["fixture"]
-    ]
-
-
-MANIFEST = load_manifest()
 
 
 def test_manifest_is_complete_and_consistent() -> None:
@@ -69,61 +25,19 @@ def test_manifest_is_complete_and_consistent() -> None:
         assert (fixture.check is None) == (fixture.verdict == "pass"), fixture
         assert all(name in CHECKS for name in (fixture.check, *fixture.alt) if name), fixture
         assert fixture.why, fixture
+        assert fixture.timeout is None or fixture.timeout > 0, fixture
     kinds = {f.path.split("/")[0] for f in MANIFEST}
     assert {"good", "bad", "cheats", "hostile"} <= kinds
     assert sum(f.verdict == "pass" for f in MANIFEST) >= 8
     assert sum(f.verdict == "fail" and f.path.startswith("bad/") for f in MANIFEST) >= 8
 
 
-CANARY = f"qbx-canary-{uuid.uuid4().hex}"
-SEEN_OUTPUT: list[bytes] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def canaries() -> Iterator[None]:
-    """Secrets planted in the host's home and /tmp while the fixtures run; no output may ever hold them."""
-    paths = [Path.home() / f".{CANARY}", Path(tempfile.gettempdir()) / CANARY]
-    for path in paths:
-        path.write_text(CANARY)
-    try:
-        yield
-    finally:
-        for path in paths:
-            path.unlink(missing_ok=True)
-
-
-def verify(fixture: Fixture, sandbox: str) -> tuple[int, dict[str, object]]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "quinebox",
-            "verify",
-            str(FIXTURES / fixture.path),
-            "--json",
-            "--quiet",
-            "--sandbox",
-            sandbox,
-            "--generations",
-            str(fixture.generations),
-            "--sequence",
-            fixture.sequence,
-        ],
-        capture_output=True,
-        timeout=120,
-    )
-    SEEN_OUTPUT.extend((result.stdout, result.stderr))
-    assert result.returncode in (0, 1), result.stderr.decode(errors="replace")[-2000:]
-    report = json.loads(result.stdout)
-    jsonschema.validate(report, REPORT_SCHEMA)
-    return result.returncode, report
-
-
 @pytest.mark.parametrize("sandbox", ["bwrap", "docker"])
 @pytest.mark.parametrize("fixture", MANIFEST, ids=[f.path for f in MANIFEST])
 def test_fixture_verdict(fixture: Fixture, sandbox: str) -> None:
     require_sandbox(sandbox)
-    code, report = verify(fixture, sandbox)
+    run = run_of(sandbox, fixture)
+    code, report = run.code, run.report
     failure = report["failure"]
     if fixture.verdict == "pass":
         assert (code, report["verdict"], failure) == (0, "pass", None)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import quinebox
+from tests.conftest import require_sandbox
+from tests.fixture_runs import FIXTURES, MANIFEST, WAYS, Fixture, run_of
 
 pytestmark = pytest.mark.needs_bwrap
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-MANIFEST = tomllib.loads((FIXTURES / "manifest.toml").read_text())["fixture"]
 #: One of each kind of verdict the work counter decides, plus a correct O(n) chain.
 WORK_SENSITIVE = [
     "good/index_loop.py",
@@ -25,12 +23,13 @@ WORK_SENSITIVE = [
 
 
 def outcome(path: str) -> tuple[str, str | None, int | None, list[int | None]]:
-    entry = next(e for e in MANIFEST if e["path"] == path)
+    fixture = next(f for f in MANIFEST if f.path == path)
     report = quinebox.verify(
         FIXTURES / path,
-        generations=entry.get("generations", 50),
-        sequence=entry.get("sequence", "fibonacci"),
+        generations=fixture.generations,
+        sequence=fixture.sequence,
         sandbox="bwrap",
+        limits=fixture.limits,
     )
     failure = report.failure
     works = [g.runs["default"].work if "default" in g.runs else None for g in report.generations]
@@ -67,10 +66,13 @@ def test_same_verdict_and_work_idle_and_loaded(both_cores_busy: None) -> None:
 
 
 #: Every fixture but the hostile ones, which spend their time against the wall-clock limit.
-REPEATABLE = [e["path"] for e in MANIFEST if not e["path"].startswith("hostile/")]
+REPEATABLE = [f for f in MANIFEST if not f.path.startswith("hostile/")]
 
 
-@pytest.mark.parametrize("path", REPEATABLE)
-def test_three_runs_give_identical_verdicts(path: str) -> None:
-    outcomes = {outcome(path)[:3] for _ in range(3)}
-    assert len(outcomes) == 1, outcomes
+@pytest.mark.needs_docker
+@pytest.mark.parametrize("fixture", REPEATABLE, ids=[f.path for f in REPEATABLE])
+def test_three_runs_on_two_walls_give_identical_verdicts(fixture: Fixture) -> None:
+    """The fixture's runs on bwrap, on docker and on bwrap again (keeping going): one outcome, three times."""
+    require_sandbox("docker")
+    outcomes = {way: run_of(way, fixture).outcome for way in WAYS}
+    assert len(set(outcomes.values())) == 1, outcomes

@@ -6,13 +6,17 @@ from hypothesis import strategies as st
 from quinebox.checks._growth import Growth, classify, extra_work
 
 GENS = 51
+#: The most per-run noise the doubling rule (extra[2k] <= 2.5 * extra[k] + 100) absorbs on any straight line.
+#: Worst case: noise N at generations 0 and 2k, none at k, and slope * k just under N, so extra[k] is 0 and
+#: extra[2k] is about 2N; the rule holds while 2N <= 100. A little under 50 leaves room for the rounding.
+NOISE = 48
 
 
 def curve(f, base: int = 500) -> list[int]:
     return [base + int(f(k)) for k in range(GENS)]
 
 
-@given(slope=st.floats(0, 500), noise=st.lists(st.integers(0, 60), min_size=GENS, max_size=GENS))
+@given(slope=st.floats(0, 500), noise=st.lists(st.integers(0, NOISE), min_size=GENS, max_size=GENS))
 def test_linear_with_bounded_noise_is_at_most_linear(slope: float, noise: list[int]) -> None:
     works = [500 + int(slope * k) + noise[k] for k in range(GENS)]
     assert classify(extra_work(works)).at_most_linear
