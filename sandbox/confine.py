@@ -180,6 +180,7 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.inotify_init1.argtypes = [ctypes.c_int]
 _libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+_libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
 class WallError(OSError):
@@ -331,44 +332,59 @@ IN_CLOSE_NOWRITE = 0x10
 IN_OPEN = 0x20
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
+IN_Q_OVERFLOW = 0x4000
 _INOTIFY_EVENT = struct.Struct("iIII")
 
 
-def watch_opens(path: str) -> int:
-    """An inotify descriptor that sees every open of the file at `path` (from any process), or -1.
+def open_watches() -> int:
+    """The session's one inotify instance, or -1 where the kernel has none.
+
+    Closing an inotify instance waits for an RCU grace period (10 to 20 ms here), which
+    would be paid by every run that had an instance of its own. So the supervisor opens one
+    for its whole life; each run adds a watch on its own file and removes it, and the
+    instance never closes before the session ends. Close-on-exec: no program holds it.
+    """
+    fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    return int(fd) if fd >= 0 else -1
+
+
+def watch_opens(instance: int, path: str) -> int:
+    """A watch on `instance` that sees every open of the file at `path` (from any process), or -1.
 
     Reads and closes are watched too, only so that two opens are never adjacent identical
     events, which inotify would merge into one.
     """
-    fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-    if fd < 0:
+    if instance < 0:
         return -1
-    if _libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE) < 0:
-        os.close(fd)
-        return -1
-    return int(fd)
+    watch = _libc.inotify_add_watch(instance, os.fsencode(path), IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
+    return int(watch) if watch >= 0 else -1
 
 
-def count_opens(fd: int) -> int | None:
-    """How many opens the watch saw (and closes it); None when there was no watch or it overflowed."""
-    if fd < 0:
+def count_opens(instance: int, watch: int) -> int | None:
+    """How many opens the watch saw (and removes it); None when there was no watch or it overflowed.
+
+    Events of other watches, left queued by an earlier run that was killed before it counted,
+    are read and dropped: watch numbers are not reused soon, so they never count here.
+    """
+    if watch < 0:
         return None
     opens = 0
     try:
         while True:
             try:
-                chunk = os.read(fd, 65536)
+                chunk = os.read(instance, 65536)
             except BlockingIOError:
                 return opens
             view = 0
             while view + _INOTIFY_EVENT.size <= len(chunk):
-                _, mask, _, length = _INOTIFY_EVENT.unpack_from(chunk, view)
-                if mask & 0x4000:  # IN_Q_OVERFLOW
+                wd, mask, _, length = _INOTIFY_EVENT.unpack_from(chunk, view)
+                if mask & IN_Q_OVERFLOW:
                     return None
-                opens += bool(mask & IN_OPEN)
+                if wd == watch and mask & IN_OPEN:
+                    opens += 1
                 view += _INOTIFY_EVENT.size + length
     finally:
-        os.close(fd)
+        _libc.inotify_rm_watch(instance, watch)
 
 
 def remove_ipc() -> None:

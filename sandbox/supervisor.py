@@ -111,6 +111,8 @@ class Config:
         self.fresh = False
         self.seccomp = False
         self.launcher = b""
+        #: The session's inotify instance (see `confine.open_watches`), or -1.
+        self.watches = -1
         self.interpreter = os.path.realpath(sys.executable)
 
 
@@ -121,6 +123,7 @@ def main(argv: list[str]) -> int:
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch_python.py"), "rb") as handle:
         config.launcher = marshal.dumps(compile(handle.read(), "<quinebox>", "exec", dont_inherit=True))
     config.fresh, config.seccomp = _probe(config)
+    config.watches = confine.open_watches()
     out = sys.stdout.buffer
     _send(
         out,
@@ -307,7 +310,7 @@ def _warden(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, stat
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(0)
     confine.die_with_parent(signal.SIGKILL)
-    keep = {out_w, err_w, meta_w, status_w}
+    keep = {out_w, err_w, meta_w, status_w, *((config.watches,) if config.watches >= 0 else ())}
     _close_all_but(keep)
     try:
         if config.fresh:
@@ -341,7 +344,7 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
     except OSError as exc:
         _fail(status_w, f"mounts: {exc}")
     # Every open of the sighted file, by any process of the run, seen from outside it.
-    watch = confine.watch_opens(_source_path(config, run)) if run.sighted else -1
+    watch = confine.watch_opens(config.watches, _source_path(config, run)) if run.sighted else -1
     program = -1
     if run.binary:
         program = os.memfd_create("prog", os.MFD_CLOEXEC)
@@ -355,8 +358,8 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
         try:
             for fd in (src_w, key_w, code_w):
                 os.close(fd)
-            if watch >= 0:
-                os.close(watch)
+            if config.watches >= 0:
+                os.close(config.watches)
             if run.recipe.python:
                 _become_candidate(config, run, src_r, out_w, err_w, meta_w, key_r, code_r, status_w)
             else:
@@ -382,7 +385,7 @@ def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status
     run.source = b""
     _, status, usage = os.wait4(candidate, 0)
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
-    opens = confine.count_opens(watch)
+    opens = confine.count_opens(config.watches, watch)
     if run.collect:
         _send_artifact(os.path.join(config.work_dir, run.collect), meta_w)
     else:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 
 from quinebox.backends.base import Backend, RunRequest
+from quinebox.languages import LANGUAGES
 from quinebox.limits import Limits
 from quinebox.record import RunResult, Status
 
@@ -124,6 +125,16 @@ def timeout_ends_the_run(backend: Backend) -> None:
     result = run(backend, "import time\ntime.sleep(600)", wall_s=1.0)
     assert result.status is Status.TO, result
     assert time.monotonic() - started < 8
+
+
+@behaviour
+def opens_of_a_killed_run_never_count_in_the_next(backend: Backend) -> None:
+    """The session's one file watch outlives runs: what a killed run left queued is not the next run's."""
+    killed = run(backend, "import time\nfor _ in range(50):\n    open(__file__).close()\ntime.sleep(600)", wall_s=1.0)
+    assert killed.status is Status.TO, killed
+    for _ in range(3):
+        plain = run(backend, "print(1)")
+        assert (plain.stdout, plain.opens) == (b"1\n", LANGUAGES["python"].source_opens), plain
 
 
 @behaviour
