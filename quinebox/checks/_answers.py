@@ -13,6 +13,12 @@ as one big-endian number), and base64 (words of four characters or more) or hex 
 (both as text and as one big-endian number), two layers deep. Digits inside
 a longer word (``ab12cd``) are not a number: that keeps random payloads
 quiet. Terms under 10 are ignored: 1, 2, 3, 5 and 8 are everyday constants.
+
+Binary data (decoded bytes of which more than a tenth are not text, a run of
+byte escapes) spells every small number somewhere by chance: 75 KB of noise
+holds 13, 21, 34, 55 and 89 as words. There only terms that follow one
+another where they stand count: as words of the decoded text, or as byte
+values. A table hidden in a blob is still a table in order.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from quinebox.checks._numbers import digit_count, text_int
 
@@ -31,14 +38,18 @@ LOOKAHEAD = 200
 #: Terms smaller than this are everyday constants, never evidence.
 SMALLEST = 10
 
-_WORD = re.compile(r"[0-9A-Za-z_]+")
-_DECIMAL = re.compile(r"[0-9](?:_?[0-9])*")
-_PREFIXED = re.compile(r"0(?:[xX](?:_?[0-9a-fA-F])+|[oO](?:_?[0-7])+|[bB](?:_?[01])+)")
-_BARE_HEX = re.compile(r"[0-9a-fA-F]{2,}")
+#: A whole word (letters, digits, underscores) that is a number: decimal, a 0x/0o/0b literal, or bare hex.
+_NUMBER_WORD = re.compile(
+    r"(?<![0-9A-Za-z_])"
+    r"(?:([0-9](?:_?[0-9])*)|(0(?:[xX](?:_?[0-9a-fA-F])+|[oO](?:_?[0-7])+|[bB](?:_?[01])+))|([0-9a-fA-F]{2,}))"
+    r"(?![0-9A-Za-z_])"
+)
 _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?|[A-Za-z0-9+/]{2,3}={1,2}")
 _HEX_TEXT = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
 _BYTE_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
 _DEPTH = 2
+#: Bytes of text: decoded data with more than a tenth of other bytes is binary.
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 #: Decimal words up to this long are also read as hex.
 _HEX_WORD = 64
 
@@ -68,7 +79,8 @@ def carried_table(source: bytes, first: int, second: int) -> list[int] | None:
     if len(wanted) < TABLE_TERMS:
         return None
     lengths = range(digit_count(min(wanted)), digit_count(max(wanted)) + 1)
-    found = set(_spelled(source.decode("latin-1"), set(lengths), _DEPTH)) & wanted
+    scope = _Scope(set(lengths), dict(zip(terms, terms[1:], strict=False)))
+    found = set(_spelled(source.decode("latin-1"), scope, _DEPTH)) & wanted
     if len(found) < TABLE_TERMS:
         return None
     best: list[int] = []
@@ -80,39 +92,83 @@ def carried_table(source: bytes, first: int, second: int) -> list[int] | None:
     return best if len(best) >= TABLE_TERMS else None
 
 
-def _spelled(text: str, lengths: set[int], depth: int) -> Iterator[int]:
-    """Every number `text` spells; decimal words only of the digit lengths that can matter."""
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if _DECIMAL.fullmatch(word):
-            digits = word.replace("_", "")
-            if len(digits) in lengths and (digits == "0" or digits[0] != "0"):
+@dataclass(frozen=True)
+class _Scope:
+    """What a search needs to know of the terms: their digit lengths, and which term follows which."""
+
+    lengths: set[int]
+    successor: dict[int, int]
+
+    def in_order(self, numbers: list[int]) -> Iterator[int]:
+        """The numbers that stand in runs of TABLE_TERMS or more consecutive terms, in order.
+
+        Binary data (a random payload, a blob of byte escapes) spells every small number somewhere;
+        only terms that follow one another where they stand are evidence there.
+        """
+        run: list[int] = []
+        for number in numbers:
+            if run and self.successor.get(run[-1]) == number:
+                run.append(number)
+                continue
+            if len(run) >= TABLE_TERMS:
+                yield from run
+            run = [number] if number in self.successor else []
+        if len(run) >= TABLE_TERMS:
+            yield from run
+
+    def bytes_in_order(self, data: bytes) -> Iterator[int]:
+        """`in_order` for byte values, searched in C: a run starts with TABLE_TERMS terms that fit a byte."""
+        for first in (t for t in self.successor if t < 256):
+            run = [first]
+            while len(run) < TABLE_TERMS and run[-1] in self.successor and self.successor[run[-1]] < 256:
+                run.append(self.successor[run[-1]])
+            if len(run) == TABLE_TERMS and bytes(run) in data:
+                yield from run
+
+
+def _spelled(text: str, scope: _Scope, depth: int, binary: bool = False) -> Iterator[int]:
+    """Every number `text` spells; decimal words only of the digit lengths that can matter.
+
+    binary: `text` is decoded binary data. Its decimal words are not read as hex too (a second
+    reading of each word would stand between two terms, and only their order counts there), and
+    it is searched for no further encoding: noise holds short base64 words everywhere.
+    """
+    for match in _NUMBER_WORD.finditer(text):
+        decimal, prefixed, bare_hex = match.groups()
+        if decimal is not None:
+            digits = decimal.replace("_", "")
+            if len(digits) in scope.lengths and (digits == "0" or digits[0] != "0"):
                 yield text_int(digits)
-            if len(digits) <= _HEX_WORD:
+            if not binary and len(digits) <= _HEX_WORD:
                 yield int(digits, 16)  # a hex word that happens to hold no letter
-            continue
-        if _PREFIXED.fullmatch(word):
-            yield int(word, 0)
-        elif _BARE_HEX.fullmatch(word):
-            yield int(word, 16)
+        elif prefixed is not None:
+            yield int(prefixed, 0)
+        else:
+            yield int(bare_hex, 16)
     for match in _BYTE_ESCAPES.finditer(text):
         data = bytes.fromhex(match.group().replace("\\x", ""))
-        yield from data
+        yield from scope.bytes_in_order(data)
         yield int.from_bytes(data, "big")
-    if depth <= 0:
+    if depth <= 0 or binary:
         return
     for match in _HEX_TEXT.finditer(text):
-        yield from _decoded(bytes.fromhex(match.group()), lengths, depth)
+        yield from _decoded(bytes.fromhex(match.group()), scope, depth)
     for match in _BASE64.finditer(text):
         chunk = match.group()
         try:
             data = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True)
         except (binascii.Error, ValueError):
             continue
-        yield from _decoded(data, lengths, depth)
+        yield from _decoded(data, scope, depth)
 
 
-def _decoded(data: bytes, lengths: set[int], depth: int) -> Iterator[int]:
+def _decoded(data: bytes, scope: _Scope, depth: int) -> Iterator[int]:
+    """Decoded data as one number, and read again: as text where it is text, else only terms in order."""
     if data:
         yield int.from_bytes(data, "big")
-    yield from _spelled(data.decode("latin-1"), lengths, depth - 1)
+    text = data.decode("latin-1")
+    if len(data.translate(None, _PRINTABLE)) <= len(data) // 10:
+        yield from _spelled(text, scope, depth - 1)
+    else:
+        yield from scope.in_order(list(_spelled(text, scope, depth - 1, binary=True)))
+        yield from scope.bytes_in_order(data)  # a table of byte values

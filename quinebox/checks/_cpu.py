@@ -95,6 +95,8 @@ class CpuSeries:
     last: int | None = None
     peak: float | None = None
     """The largest robust time so far."""
+    tolerance: float = TOLERANCE
+    """The upper band's factor; the check keeps the default, `bench/cpu_margin.py` searches for the least."""
 
     def add(self, k: int, cpu_ms: float) -> None:
         """Record generation k's fastest time (generations arrive in order)."""
@@ -117,7 +119,7 @@ class CpuSeries:
         low = min(neighbours)
         self.robust[k] = low
         self.peak = low if self.peak is None else max(self.peak, low)
-        self.fit.at_least(k, (low - NOISE_MS) / TOLERANCE)
+        self.fit.at_least(k, (low - NOISE_MS) / self.tolerance)
 
     @property
     def rise(self) -> float:
@@ -129,3 +131,29 @@ class CpuSeries:
     @property
     def super_linear(self) -> bool:
         return not self.fit.feasible and self.rise >= FLOOR_MS
+
+
+def least_tolerance(times: list[float | None], high: float = 1e6) -> float:
+    """The smallest upper-band factor at which some linear cost explains `times` (index = generation).
+
+    How far a series sits from the rule: an honest chain needs well under `TOLERANCE`, a super-linear
+    one far more. Feasibility only grows with the factor, so a bisection finds it.
+    """
+
+    def explained(tolerance: float) -> bool:
+        series = CpuSeries(tolerance=tolerance)
+        for k, cpu_ms in enumerate(times):
+            if cpu_ms is not None:
+                series.add(k, cpu_ms)
+        series.finish()
+        return series.fit.feasible
+
+    low = 1.0
+    if explained(low):
+        return low
+    if not explained(high):
+        return high
+    while high / low > 1.01:
+        middle = (low * high) ** 0.5
+        low, high = (low, middle) if explained(middle) else (middle, high)
+    return high

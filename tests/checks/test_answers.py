@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,3 +89,35 @@ def test_correct_fixtures_carry_no_table(path: str) -> None:
             carried_table(source, TERMS[k] if k < 80 else FIBONACCI.terms(k + 2)[k], FIBONACCI.terms(k + 2)[k + 1])
             is None
         )
+
+
+def _noise(seed: int, size: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32), k=st.sampled_from([0, 3, 10]))
+def test_a_random_binary_payload_is_no_table_in_any_encoding(seed: int, k: int) -> None:
+    """75 KB of noise spells every small number somewhere; none of it is a table."""
+    data = _noise(seed, 75_000)
+    for source in (
+        f"P = {base64.b64encode(data).decode()!r}\n".encode(),
+        f"P = {data.hex()!r}\n".encode(),
+        ('P = "' + "".join(f"\\x{b:02x}" for b in data[:20_000]) + '"\n').encode(),
+    ):
+        assert carried_table(source, TERMS[k], TERMS[k + 1]) is None
+
+
+@pytest.mark.parametrize("spelling", ["text in base64", "bytes in base64", "byte escapes"])
+def test_a_table_hidden_in_binary_noise_is_still_found_in_order(spelling: str) -> None:
+    table = TERMS[7:13]  # 13, 21, 34, 55, 89, 144: each fits a byte
+    noise = _noise(7, 4_000)
+    if spelling == "text in base64":
+        blob = noise + b"\n" + ",".join(map(str, table)).encode() + b"\n" + noise
+        source = f"P = {base64.b64encode(blob).decode()!r}\n"
+    elif spelling == "bytes in base64":
+        source = f"P = {base64.b64encode(noise + bytes(table) + noise).decode()!r}\n"
+    else:
+        source = 'P = "' + "".join(f"\\x{b:02x}" for b in noise[:500] + bytes(table) + noise[:500]) + '"\n'
+    found = carried_table(source.encode(), TERMS[5], TERMS[6])
+    assert found is not None and set(table) <= set(found), spelling

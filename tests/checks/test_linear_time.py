@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quinebox.checks._cpu import CpuSeries, LinearFit
+from quinebox.checks._cpu import TOLERANCE, CpuSeries, LinearFit, least_tolerance
 from quinebox.checks._result import CheckOptions, CheckResult
 from quinebox.checks.linear_time import check_linear_time
 from quinebox.record import Chain, Generation, RunKind, RunResult, Status
@@ -155,3 +155,28 @@ def test_series_rise_is_measured_from_program_zero() -> None:
     series.finish()
     # Generation 3's robust time is the smaller of it and its neighbour: 70 ms, 60 above program 0.
     assert series.rise == pytest.approx(60.0)
+
+
+def _fits(times: list[float], tolerance: float = TOLERANCE) -> bool:
+    series = CpuSeries(tolerance=tolerance)
+    for k, cpu_ms in enumerate(times):
+        series.add(k, cpu_ms)
+    series.finish()
+    return series.fit.feasible
+
+
+@settings(max_examples=80, deadline=None)
+@given(times=st.lists(st.floats(1.0, 2000.0), min_size=3, max_size=60))
+def test_the_least_tolerance_is_where_the_fit_starts_to_hold(times: list[float]) -> None:
+    """The bench's margin figure agrees with the check: the fit holds above it and fails below it."""
+    least = least_tolerance(times)
+    assert _fits(times, least)
+    assert least == 1.0 or not _fits(times, least / 1.02)
+    assert (least <= TOLERANCE) == _fits(times) or abs(least - TOLERANCE) / TOLERANCE < 0.02
+
+
+def test_the_least_tolerance_separates_a_line_from_exponential_growth() -> None:
+    line = [15.0 + 0.8 * k for k in range(51)]
+    grows = [exponential(k) for k in range(51)]
+    assert least_tolerance(line) < 1.1
+    assert least_tolerance(grows) > 2 * TOLERANCE  # 2.9 ms to 271 ms over 50 generations
