@@ -79,7 +79,7 @@ def carried_table(source: bytes, first: int, second: int) -> list[int] | None:
     if len(wanted) < TABLE_TERMS:
         return None
     lengths = range(digit_count(min(wanted)), digit_count(max(wanted)) + 1)
-    scope = _Scope(set(lengths), dict(zip(terms, terms[1:], strict=False)))
+    scope = _Scope.of(terms, set(lengths))
     found = set(_spelled(source.decode("latin-1"), scope, _DEPTH)) & wanted
     if len(found) < TABLE_TERMS:
         return None
@@ -98,6 +98,17 @@ class _Scope:
 
     lengths: set[int]
     successor: dict[int, int]
+    byte_runs: tuple[tuple[bytes, tuple[int, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, terms: list[int], lengths: set[int]) -> _Scope:
+        """The scope of consecutive `terms`, with every run of TABLE_TERMS of them that fits in bytes."""
+        runs = tuple(
+            (bytes(terms[i : i + TABLE_TERMS]), tuple(terms[i : i + TABLE_TERMS]))
+            for i in range(len(terms) - TABLE_TERMS + 1)
+            if max(terms[i : i + TABLE_TERMS]) < 256
+        )
+        return cls(lengths, dict(zip(terms, terms[1:], strict=False)), runs)
 
     def in_order(self, numbers: list[int]) -> Iterator[int]:
         """The numbers that stand in runs of TABLE_TERMS or more consecutive terms, in order.
@@ -117,12 +128,11 @@ class _Scope:
             yield from run
 
     def bytes_in_order(self, data: bytes) -> Iterator[int]:
-        """`in_order` for byte values, searched in C: a run starts with TABLE_TERMS terms that fit a byte."""
-        for first in (t for t in self.successor if t < 256):
-            run = [first]
-            while len(run) < TABLE_TERMS and run[-1] in self.successor and self.successor[run[-1]] < 256:
-                run.append(self.successor[run[-1]])
-            if len(run) == TABLE_TERMS and bytes(run) in data:
+        """`in_order` for byte values, searched in C for each run of terms that fits in bytes."""
+        if len(data) < TABLE_TERMS:
+            return
+        for pattern, run in self.byte_runs:
+            if pattern in data:
                 yield from run
 
 
@@ -166,6 +176,8 @@ def _decoded(data: bytes, scope: _Scope, depth: int) -> Iterator[int]:
     """Decoded data as one number, and read again: as text where it is text, else only terms in order."""
     if data:
         yield int.from_bytes(data, "big")
+    if len(data) < TABLE_TERMS:
+        return  # too short to spell TABLE_TERMS numbers, in text or as bytes
     text = data.decode("latin-1")
     if len(data.translate(None, _PRINTABLE)) <= len(data) // 10:
         yield from _spelled(text, scope, depth - 1)
