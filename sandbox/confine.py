@@ -10,7 +10,7 @@ because the kernel enforces it, not because the candidate cannot see it.
 * `fresh_mounts` puts a new empty tmpfs on every writable area and an empty,
   read-only one on /proc: nothing of another run, of the supervisor, or of
   the candidate's own process is readable there.
-* `lock_down` is the last step before the interpreter is executed: no
+* `lock_down` is the last step before the launcher runs or an interpreter is executed: no
   ambient capabilities, no new privileges, and a seccomp filter that refuses
   new processes, new executions, tracing, namespaces, mounts and the few
   calls that could close or replace the audit channel on fd 3.
@@ -45,7 +45,7 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 
-#: The only fd `execveat` may run from: the interpreter, opened by the supervisor before the filter.
+#: The only fd `execveat` may run from: another language's interpreter, opened before the filter.
 EXEC_FD = 1023
 #: The audit channel: the filter refuses to close it or put another file in its place.
 META_FD = 3
@@ -247,15 +247,17 @@ def fresh_mounts(writable: list[str], size_bytes: int) -> None:
         )
 
 
-def lock_down(processes: bool = False, channel: bool = True) -> None:
-    """No ambient capabilities, no new privileges, and the seccomp filter; the process can only go on to exec.
+def lock_down(processes: bool = False, channel: bool = True, interpreter: bool = True) -> None:
+    """No ambient capabilities, no new privileges, and the seccomp filter.
 
     With `processes` (a shell, a compiler), fork and exec stay allowed; every other refusal holds.
-    Without `channel` (a program that has no launcher), fd 3 is an ordinary descriptor.
+    Without `channel` (a program that has no launcher), fd 3 is an ordinary descriptor. Without
+    `interpreter` (a Python candidate, already running in the zygote's interpreter), nothing can be
+    executed at all; with it, the one interpreter at EXEC_FD can.
     """
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-    program = seccomp_program(platform.machine(), processes=processes, channel=channel)
+    program = seccomp_program(platform.machine(), processes=processes, channel=channel, interpreter=interpreter)
     buffer = ctypes.create_string_buffer(program)
 
     class _SockFprog(ctypes.Structure):
@@ -271,11 +273,12 @@ def lock_down(processes: bool = False, channel: bool = True) -> None:
 _PROCESS_CALLS = frozenset({"fork", "vfork", "execve"})
 
 
-def seccomp_program(machine: str, processes: bool = False, channel: bool = True) -> bytes:
+def seccomp_program(machine: str, processes: bool = False, channel: bool = True, interpreter: bool = True) -> bytes:
     """The filter as classic BPF: foreign arches die, refused calls fail with EPERM, absent ones with ENOSYS.
 
     With `processes`, fork, vfork, execve, execveat and clone of a new process are allowed;
-    with `channel`, fd 3 (the audit channel) can be neither closed nor replaced.
+    with `channel`, fd 3 (the audit channel) can be neither closed nor replaced; without
+    `interpreter`, execveat is refused too, from every fd.
     """
     table = _MACHINES.get(machine)
     if table is None:
@@ -316,8 +319,8 @@ def seccomp_program(machine: str, processes: bool = False, channel: bool = True)
     if not processes:
         # Threads only: a clone without CLONE_THREAD is a new process.
         by_argument(int(table["clone"]), 0, _JSET_K, CLONE_THREAD, _RET_ALLOW, eperm)  # type: ignore[call-overload]
-        # The interpreter, once: only from the supervisor's fd, which closes on exec.
-        by_argument(int(table["execveat"]), 0, _JEQ_K, EXEC_FD, _RET_ALLOW, eperm)  # type: ignore[call-overload]
+        # The interpreter, once: only from the zygote's fd, which closes on exec; or nothing at all.
+        by_argument(int(table["execveat"]), 0, _JEQ_K, EXEC_FD, _RET_ALLOW if interpreter else eperm, eperm)  # type: ignore[call-overload]
     if channel:
         # The audit channel stays open and stays itself.
         by_argument(int(table["close"]), 0, _JEQ_K, META_FD, eperm, _RET_ALLOW)  # type: ignore[call-overload]

@@ -1,11 +1,10 @@
-"""Become one Python candidate: the program a fresh interpreter runs before the candidate's first line.
+"""Become one Python candidate: what runs before the candidate's first line.
 
-The supervisor executes a new ``python3 -I -S -X utf8 -B -c BOOTSTRAP`` for
-every run (see `supervisor.py`). BOOTSTRAP reads this module's compiled code
-from fd 5 and runs it; it reads the run's key from fd 4, the source from
-/box/prog.py (sighted) or from stdin to its end (blind, as ``python3 -``),
-instruments the interpreter, forgets everything it read, and executes the
-candidate as ``__main__``.
+The zygote (see `zygote.py`) compiles this module once per session and calls
+`main` in every Python candidate it forks. `main` reads the run's key from
+fd 4, the source from /box/prog.py (sighted) or from stdin to its end (blind,
+as ``python3 -``), instruments the interpreter, forgets everything it read,
+and executes the candidate as ``__main__``.
 
 Assume the candidate has read this file. What it adds is evidence, never the
 wall:
@@ -118,7 +117,6 @@ _MAX_ARG_CHARS = 200
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 META_FD = 3
 KEY_FD = 4
-CODE_FD = 5
 
 
 #: The file name the supervisor compiles this launcher under; its frames are neither counted nor shown.
@@ -134,7 +132,7 @@ def _read_fd(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-def main() -> None:
+def main(mode: str, budget: int, source_path: str, argv: list[str]) -> None:
     """Read the run, instrument the interpreter, run the candidate.
 
     The frames of `main` and `_run` sit beneath the candidate's and it can
@@ -143,8 +141,6 @@ def main() -> None:
     with atexit only, and the code object is taken out of its list by the
     call that executes it.
     """
-    mode, budget, source_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    argv = sys.argv[5:]
     key = _read_fd(KEY_FD).decode("ascii")
     os.close(KEY_FD)
     sighted = mode == "sighted"
@@ -166,9 +162,10 @@ def main() -> None:
             problem = exc
     del source
     roots = tuple(os.path.normpath(p) for p in sys.path if p and os.path.isabs(p) and not p.startswith("/box"))
-    _instrument(key, budget, filename if sighted else None, roots)
+    status: list[int | None] = [None]
+    _instrument(key, budget, filename if sighted else None, roots, status)
     del key
-    _run(code, problem)
+    _run(code, problem, status)
 
 
 def _add_site_builtins() -> None:
@@ -222,19 +219,62 @@ def _undecodable(source: bytes, filename: str) -> SyntaxError | None:
     return None
 
 
-def _run(code: list[object], problem: BaseException | None) -> None:
-    """Execute the candidate as __main__; the interpreter's own exit then runs atexit, and the finish."""
+def _run(code: list[object], problem: BaseException | None, status: list[int | None]) -> None:
+    """Execute the candidate as __main__; the interpreter's own exit then runs atexit, and the finish.
+
+    `status` gets the exit status Python will give the run, for the finish to end with.
+    """
     namespace = sys.modules["__main__"].__dict__
     if problem is not None:
         _print_exception(problem, bare=isinstance(problem, SyntaxError) and problem.lineno is None)
+        status[0] = 1
         raise SystemExit(1)
     try:
         exec(code.pop(), namespace)  # type: ignore[arg-type]
-    except SystemExit:
+    except SystemExit as exc:
+        status[0] = _exit_status(exc.code)
         raise
     except BaseException as exc:  # the candidate's crash is its result, printed as Python would
         _print_exception(exc)
+        status[0] = 1
         raise SystemExit(1) from None
+    status[0] = 0
+
+
+def _exit_status(code: object) -> int | None:
+    """The status Python exits with for ``SystemExit(code)``; None where only Python itself can tell."""
+    if code is None:
+        return 0
+    if type(code) is bool or type(code) is int:
+        return int(code) if -(2**31) <= code < 2**31 else None
+    return 1 if not isinstance(code, int) else None
+
+
+def _flush_and_exit(status: int) -> None:
+    """End as the interpreter's own exit would, without tearing the interpreter down.
+
+    Python flushes the standard streams, then every other buffered file as its objects die; the
+    teardown itself (every module, every object of the zygote's heap) is 4 ms of CPU a run, spent
+    on copies of pages the zygote shares. A failed flush of stdout is status 120, as in Python.
+    """
+    import gc
+    import io
+
+    streams = list(dict.fromkeys((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)))
+    others = [o for o in gc.get_objects() if isinstance(o, (io.BufferedIOBase, io.TextIOBase))]
+    for stream in streams + [o for o in others if o not in streams]:
+        try:
+            if stream is not None and not stream.closed:
+                stream.flush()
+        except Exception as exc:
+            if stream is sys.stdout:
+                status = 120
+                try:
+                    print(f"Exception ignored in: {stream!r}\n{type(exc).__name__}: {exc}", file=sys.stderr)
+                    sys.stderr.flush()
+                except Exception:
+                    pass
+    os._exit(status)
 
 
 def _print_exception(exc: BaseException, bare: bool = False) -> None:
@@ -253,7 +293,9 @@ def _print_exception(exc: BaseException, bare: bool = False) -> None:
         pass
 
 
-def _instrument(key: str, budget: int, source_path: str | None, roots: tuple[str, ...]) -> None:
+def _instrument(
+    key: str, budget: int, source_path: str | None, roots: tuple[str, ...], status: list[int | None]
+) -> None:
     """Install the audit hook, the work counter and the finish (an atexit function).
 
     Every name the instruments use at run time is bound here as a local, so
@@ -432,7 +474,10 @@ def _instrument(key: str, budget: int, source_path: str | None, roots: tuple[str
         except OSError:
             pass
         put("F", key, str_(budget - counter.__length_hint__()), str_(written[0]))
+        if status[0] is not None:
+            flush_and_exit(status[0])
 
+    flush_and_exit = _flush_and_exit
     register(finish)
 
 
@@ -545,7 +590,3 @@ def _work_counter(counter, budget):  # type: ignore[no-untyped-def]
         return problems
 
     return tracer, trace_intact
-
-
-if __name__ == "__main__":  # exec'd by the bootstrap in the interpreter's own __main__
-    main()

@@ -29,21 +29,19 @@ sighted source file, counted by inotify outside the run) and a human-only
 a run that could not be started gets ``{"id", "error"}`` instead, which the
 host reports as an infrastructure error, never as the candidate's.
 
-How a run starts (docs/threat-model.md tells why):
+How a run starts (docs/threat-model.md tells why): the supervisor never forks a
+run itself. At the start of the session it executes the zygote (`zygote.py`),
+a new interpreter that holds no request; for each run it sends the zygote the
+run's five pipes and nothing else, then writes the run's settings and source
+on the last of them, which only init, pid 1 of the run, reads, after it has
+forked the candidate:
 
-    supervisor ── fork ──> warden: own session; new user, pid, IPC and mount
-                           namespaces (when the kernel allows them)
-                  warden ── fork ──> init (pid 1): fresh tmpfs on every
-                           writable area, empty /proc, the sighted source
-                  init ── fork ──> candidate: fds 0-5, rlimits, seccomp,
-                           then execve of a new interpreter (launch_python,
-                           or the language's interpreter and its launcher,
-                           or a compiled program from memory)
+    zygote ── fork ──> warden ── fork ──> init (pid 1) ── fork ──> candidate
 
-Nothing of the supervisor survives the execve: the candidate's process holds
-only the launcher, its key and its source. Init measures the candidate's CPU
-time with wait4, outside it, and the namespaces go with init, taking every
-process, IPC object and mount of the run along.
+The candidate is a copy of the zygote: nothing of the supervisor, of a
+request or of another run exists in it. Init measures its CPU time with
+wait4, outside it, and the namespaces go with init, taking every process, IPC
+object and mount of the run along.
 """
 
 from __future__ import annotations
@@ -52,78 +50,157 @@ import base64
 import json
 import marshal
 import os
-import resource
 import selectors
 import shutil
 import signal
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import confine  # noqa: E402  (sibling module, found through the line above)
+import confine  # noqa: E402  (sibling modules, found through the line above)
+import zygote  # noqa: E402
+from zygote import ARTIFACT_CAP, Config, Recipe  # noqa: E402
 
 PROTOCOL = 3
 # Protocol lines from the host are small; anything larger is a broken host.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 META_CAP = 256 * 1024
-#: A compiled program larger than this is not sent back.
-ARTIFACT_CAP = 32 * 1024 * 1024
-SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
-#: Files a run left behind, named in its reply at most.
-LEFT_BEHIND_SHOWN = 8
-META_FD = confine.META_FD
-EXEC_FD = confine.EXEC_FD
-#: Each writable area of a run is a new tmpfs of this size.
-AREA_BYTES = 64 * 1024 * 1024
-#: The `-c` program of every run: read the launcher's code from fd 5 and run it.
-BOOTSTRAP = (
-    "import marshal,os\n"
-    "b=[]\n"
-    "while c:=os.read(5,1<<20):b.append(c)\n"
-    "os.close(5);c=marshal.loads(b''.join(b));del b\n"
-    "exec(c)"
-)
-INTERPRETER_FLAGS = ("-I", "-S", "-X", "utf8", "-B")
+#: Seconds the zygote may take to load before the session is called broken.
+ZYGOTE_READY_S = 30.0
+#: Forks the zygote makes before the first run (see `Zygote._warm_up`).
+WARM_UP_FORKS = 2
 
 
-class Config:
-    """How this supervisor was started; set once from argv by the backend."""
+class Zygote:
+    """The session's zygote: its pid and our end of its socket; started again if a run ended it."""
 
-    def __init__(self, argv: list[str]) -> None:
-        #: Only inside its own pid namespace may the supervisor kill(-1) after a run.
-        self.owns_pid_namespace = "--owns-pid-namespace" in argv
-        self.box = "/box"
-        self.writable: list[str] = []
-        #: Seconds this supervisor lives at most (0: no limit); bounds a session whose host vanished.
-        self.ttl_s = 0
-        for arg in argv:
-            if arg.startswith("--box="):
-                self.box = arg.split("=", 1)[1]
-            if arg.startswith("--writable="):
-                self.writable = [p for p in arg.split("=", 1)[1].split(":") if p]
-            if arg.startswith("--ttl="):
-                self.ttl_s = max(int(arg.split("=", 1)[1]), 0)
-        # Only the box is wiped unless the wall says which areas are its own.
-        self.writable = self.writable or [self.box]
-        self.source_path = os.path.join(self.box, "prog.py")
-        self.work_dir = os.path.join(self.box, "work")
-        #: Set at start: whether each run gets namespaces of its own, and whether the filter loads.
-        self.fresh = False
-        self.seccomp = False
-        self.launcher = b""
-        #: The session's inotify instance (see `confine.open_watches`), or -1.
-        self.watches = -1
-        self.interpreter = os.path.realpath(sys.executable)
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pid = -1
+        self.channel: socket.socket | None = None
+        self.prepared: RunPipes | None = None
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                devnull = os.open("/dev/null", os.O_RDWR)
+                layout = {0: devnull, 1: devnull, 2: 2, zygote.SOCKET_FD: theirs.fileno()}
+                if self.config.watches >= 0:
+                    layout[zygote.WATCHES_FD] = self.config.watches
+                moved = {target: zygote._fcntl_dup(fd) for target, fd in layout.items()}
+                for target, fd in moved.items():
+                    os.dup2(fd, target, inheritable=True)
+                zygote._close_all_but(set(layout))
+                confine.die_with_parent(signal.SIGKILL)
+                for sig in (signal.SIGTERM, signal.SIGALRM):
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.alarm(0)
+                interpreter = os.path.realpath(sys.executable)
+                flags = ("-I", "-S", "-X", "utf8", "-B")
+                os.execv(interpreter, ["python3", *flags, zygote.__file__, *self.config.argv()])
+            finally:
+                os._exit(127)
+        theirs.close()
+        ours.settimeout(ZYGOTE_READY_S)
+        try:
+            ready = ours.recv(16)
+        except OSError:
+            ready = b""
+        ours.settimeout(None)
+        if ready != b"ready":
+            ours.close()
+            raise OSError("the zygote did not start")
+        self.pid, self.channel = pid, ours
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Two runs that start and fail at once, so that the first real run finds the zygote as every later one.
+
+        The zygote's first forks fill free lists that stay filled (a tuple for waitpid, a buffer for
+        the socket); after them every fork leaves the zygote exactly as it found it
+        (`interpreter_state_reveals_nothing` in the conformance suite).
+        """
+        assert self.channel is not None
+        nothing = os.open("/dev/null", os.O_RDWR)
+        try:
+            for _ in range(WARM_UP_FORKS):
+                socket.send_fds(self.channel, [b"R"], [nothing] * len(zygote.RUN_FDS))
+        finally:
+            os.close(nothing)
+
+    def alive(self) -> bool:
+        if self.channel is None:
+            return False
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            done = self.pid
+        return done == 0
+
+    def prepare(self) -> None:
+        """Have the zygote fork the next run now: its warden, namespaces, init and candidate wait for it."""
+        if self.prepared is not None:
+            return
+        if not self.alive():
+            if self.channel is not None:
+                self.channel.close()
+            self.channel = None
+            self.start()
+        assert self.channel is not None
+        pipes = RunPipes()
+        try:
+            socket.send_fds(self.channel, [b"R"], pipes.theirs)
+        except OSError:
+            pipes.close()
+            raise
+        pipes.hand_over()
+        self.prepared = pipes
+
+    def take(self) -> RunPipes:
+        """The prepared run (one is prepared now if there is none, or if its zygote has ended)."""
+        if self.prepared is not None and not self.alive():
+            self.prepared.close()
+            self.prepared = None
+        self.prepare()
+        pipes, self.prepared = self.prepared, None
+        assert pipes is not None
+        return pipes
+
+
+class RunPipes:
+    """One run's pipes: the supervisor's ends, and the run's ends until the zygote has them."""
+
+    def __init__(self) -> None:
+        pairs = [os.pipe() for _ in zygote.RUN_FDS]
+        self.out, self.err, self.meta, self.status = (r for r, _ in pairs[:4])
+        self.params = pairs[4][1]
+        self.theirs = [w for _, w in pairs[:4]] + [pairs[4][0]]
+
+    def hand_over(self) -> None:
+        for fd in self.theirs:
+            os.close(fd)
+        self.theirs = []
+
+    def close(self) -> None:
+        for fd in (self.out, self.err, self.meta, self.status, self.params, *self.theirs):
+            if fd >= 0:
+                os.close(fd)
+        self.out = self.err = self.meta = self.status = self.params = -1
+        self.theirs = []
 
 
 def main(argv: list[str]) -> int:
     config = Config(argv)
     confine.protect_self()
     _take_init_duties(config)
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch_python.py"), "rb") as handle:
-        config.launcher = marshal.dumps(compile(handle.read(), "<quinebox>", "exec", dont_inherit=True))
     config.fresh, config.seccomp = _probe(config)
     config.watches = confine.open_watches()
+    spawner = Zygote(config)
+    spawner.start()
     out = sys.stdout.buffer
     _send(
         out,
@@ -160,7 +237,7 @@ def main(argv: list[str]) -> int:
             _send(out, {"id": request.get("id"), "error": f"unknown op {op!r}"})
             continue
         try:
-            reply = run_once(config, request)
+            reply = run_once(config, spawner, request)
         except Exception as exc:  # a broken request or a wall that would not rise: the host's problem
             reply = {"error": f"supervisor: {type(exc).__name__}: {exc}"}
         reply["id"] = request.get("id")
@@ -244,331 +321,71 @@ class _Run:
         self.recipe = Recipe(request.get("language"))
         self.binary = base64.b64decode(str(request["binary"])) if request.get("binary") else b""
         self.collect = str(request["collect"]) if request.get("collect") else ""
+        self.language = request.get("language")
+
+    def params(self) -> dict[str, object]:
+        """What init reads on the run's last pipe: everything it and the candidate need, and no more."""
+        limits = {"cpu_s": self.cpu_s, "mem_mb": self.mem_mb, "pids": self.pids, "work": self.work_budget}
+        recipe = dict(self.language) if isinstance(self.language, dict) else {}
+        return {
+            "sighted": self.sighted,
+            "argv": self.argv,
+            "limits": limits,
+            "recipe": {str(k): v for k, v in recipe.items()},
+            "collect": self.collect,
+            "key": self.key,
+            "source": self.source,
+            "binary": self.binary,
+        }
 
 
-class Recipe:
-    """How to start a program of one language, as the host's language record says (Python by default).
-
-    Argument templates may name ``{source}`` (the sighted file), ``{launcher}``
-    (a file of this folder that counts work and audits, loaded by the
-    interpreter) and ``{box}``. A recipe with a ``binary`` runs that binary from
-    memory (a compiled program); ``processes`` lets the program fork and exec
-    (a shell, a compiler); ``channel`` says whether the launcher speaks the
-    keyed audit protocol on fd 3.
-    """
-
-    def __init__(self, data: object) -> None:
-        spec = dict(data) if isinstance(data, dict) else {}
-        self.name = str(spec.get("name", "python"))
-        self.python = self.name == "python"
-        self.source_name = os.path.basename(str(spec.get("source_name", "prog.py"))) or "prog.py"
-        self.argv = [str(a) for a in spec.get("argv", [])]
-        self.blind_argv = [str(a) for a in spec.get("blind_argv", [])]
-        self.launcher = os.path.basename(str(spec["launcher"])) if spec.get("launcher") else ""
-        self.processes = bool(spec.get("processes"))
-        self.channel = bool(spec.get("channel", self.python))
-        self.address_space_mb = int(spec.get("address_space_mb", 0))
-
-
-def run_once(config: Config, request: dict[str, object]) -> dict[str, object]:
+def run_once(config: Config, spawner: Zygote, request: dict[str, object]) -> dict[str, object]:
     run = _Run(request)
     if not config.fresh:
         _wipe(config.writable)
         confine.remove_ipc()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    meta_r, meta_w = os.pipe()
-    status_r, status_w = os.pipe()
-    started = time.monotonic()
-    warden = os.fork()
-    if warden == 0:
-        try:
-            for fd in (out_r, err_r, meta_r, status_r):
-                os.close(fd)
-            _warden(config, run, out_w, err_w, meta_w, status_w)
-        finally:
-            os._exit(126)
-    run.source = b""
-    for fd in (out_w, err_w, meta_w, status_w):
-        os.close(fd)
+    params = marshal.dumps(run.params())
+    run.source = run.binary = b""
+    try:
+        pipes, started = _start(spawner, params)
+    except OSError as exc:
+        return {"error": f"zygote: {exc}"}
     meta_cap = ARTIFACT_CAP if run.collect else META_CAP
-    outcome = _collect(warden, out_r, err_r, meta_r, status_r, started + run.wall_s, run.output_cap, meta_cap)
+    outcome = _collect(pipes, started + run.wall_s, run.output_cap, meta_cap)
     wall_ms = (time.monotonic() - started) * 1000
     if not config.fresh:
-        _kill_everything_else(config)
+        _kill_everything_else(config, spawner.pid)
         _wipe(config.writable)
         confine.remove_ipc()
+    try:
+        spawner.prepare()  # the next run's processes and namespaces, made while the host reads this reply
+    except OSError:
+        pass  # the next run makes them itself, or says why it cannot
     if outcome.error:
         return {"error": outcome.error}
+    if outcome.warden is None:
+        return {"error": "zygote: the run was never forked"}
     return _reply(outcome, wall_ms, run)
 
 
-def _warden(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status_w: int) -> None:
-    """The run's own session and namespaces; waits for init, whose death ends everything of the run."""
-    os.setsid()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(0)
-    confine.die_with_parent(signal.SIGKILL)
-    keep = {out_w, err_w, meta_w, status_w, *((config.watches,) if config.watches >= 0 else ())}
-    _close_all_but(keep)
-    try:
-        if config.fresh:
-            confine.fresh_namespaces()
-    except OSError as exc:
-        _fail(status_w, f"namespaces: {exc}")
-    init = os.fork()
-    if init == 0:
+def _start(spawner: Zygote, params: bytes) -> tuple[RunPipes, float]:
+    """Hand a prepared run its settings; a prepared run that died meanwhile is replaced, once."""
+    for attempt in range(2):
+        pipes = spawner.take()
+        started = time.monotonic()
         try:
-            _init(config, run, out_w, err_w, meta_w, status_w)
-        finally:
-            os._exit(126)
-    for fd in (out_w, err_w, meta_w):
-        os.close(fd)
-    run.source = b""
-    _, status = os.waitpid(init, 0)
-    os._exit(0 if os.WIFEXITED(status) else 1)
-
-
-def _init(config: Config, run: _Run, out_w: int, err_w: int, meta_w: int, status_w: int) -> None:
-    """Pid 1 of the run: fresh mounts, the source, the candidate; then its CPU time, measured by wait4."""
-    confine.die_with_parent(signal.SIGKILL)
-    try:
-        if config.fresh:
-            confine.fresh_mounts(config.writable, AREA_BYTES)
-        os.makedirs(config.work_dir, exist_ok=True)
-        if run.sighted:
-            with open(_source_path(config, run), "wb") as handle:
-                handle.write(run.source)
-            os.chmod(_source_path(config, run), 0o444)
-    except OSError as exc:
-        _fail(status_w, f"mounts: {exc}")
-    # Every open of the sighted file, by any process of the run, seen from outside it.
-    watch = confine.watch_opens(config.watches, _source_path(config, run)) if run.sighted else -1
-    program = -1
-    if run.binary:
-        program = os.memfd_create("prog", os.MFD_CLOEXEC)
-        _write_all(program, run.binary)
-        run.binary = b""
-    src_r, src_w = os.pipe()
-    key_r, key_w = os.pipe()
-    code_r, code_w = os.pipe()
-    candidate = os.fork()
-    if candidate == 0:
-        try:
-            for fd in (src_w, key_w, code_w):
-                os.close(fd)
-            if config.watches >= 0:
-                os.close(config.watches)
-            if run.recipe.python:
-                _become_candidate(config, run, src_r, out_w, err_w, meta_w, key_r, code_r, status_w)
-            else:
-                _become_program(config, run, src_r, out_w, err_w, meta_w, key_r, program, status_w)
-        except BaseException as exc:  # a wall that would not rise: the host's problem, never the candidate's
-            _fail(status_w, f"candidate setup: {exc}")
-        finally:
-            os._exit(126)
-    for fd in (src_r, key_r, code_r, out_w, err_w, *(() if run.collect else (meta_w,))):
-        os.close(fd)
-    os.write(status_w, b"P %d\n" % candidate)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    # In this order the candidate reads them: the launcher, its key, its source (blind runs only).
-    if program >= 0:
-        os.close(program)
-    code = config.launcher if run.recipe.python else b""
-    for fd, data in ((code_w, code), (key_w, run.key.encode()), (src_w, b"" if run.sighted else run.source)):
-        try:
-            _write_all(fd, data)
+            zygote._write_all(pipes.params, params)
+        except BrokenPipeError:
+            pipes.close()
+            if attempt:
+                raise
+            continue
         except OSError:
-            pass
-        os.close(fd)
-    run.source = b""
-    _, status, usage = os.wait4(candidate, 0)
-    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
-    opens = confine.count_opens(config.watches, watch)
-    if run.collect:
-        _send_artifact(os.path.join(config.work_dir, run.collect), meta_w)
-    else:
-        for path in _left_behind(config, run):
-            os.write(status_w, b"C " + path.encode("utf-8", "replace").hex().encode() + b"\n")
-    os.write(status_w, b"S %d %.3f %d\n" % (status, cpu_ms, -1 if opens is None else opens))
-    if config.fresh:
-        try:
-            os.kill(-1, signal.SIGKILL)  # pid 1 of its namespace: every thread and process of the run
-        except OSError:
-            pass
-    os._exit(0)
-
-
-def _become_candidate(
-    config: Config,
-    run: _Run,
-    src_r: int,
-    out_w: int,
-    err_w: int,
-    meta_w: int,
-    key_r: int,
-    code_r: int,
-    status_w: int,
-) -> None:
-    """Set fds 0-5, limits and the filter, then execute a new interpreter: never returns."""
-    stdin = _enter_run(config, run, src_r)
-    interpreter = os.open(config.interpreter, os.O_RDONLY | os.O_CLOEXEC)
-    _place_fds({0: stdin, 1: out_w, 2: err_w, META_FD: meta_w, 4: key_r, 5: code_r}, interpreter, status_w)
-    _set_limits(run, run.mem_mb)
-    if config.seccomp:
-        confine.lock_down()
-    mode = "sighted" if run.sighted else "blind"
-    argv = ["python3", *INTERPRETER_FLAGS, "-c", BOOTSTRAP, mode, str(run.work_budget), config.source_path, "--"]
-    os.execve(EXEC_FD, [*argv, *run.argv], _run_env())
-
-
-def _enter_run(config: Config, run: _Run, src_r: int) -> int:
-    """The candidate's own session in the work dir, dying with init; returns the fd its stdin will be."""
-    confine.die_with_parent(signal.SIGKILL)
-    os.setsid()
-    os.chdir(config.work_dir)
-    return src_r if not run.sighted else os.open("/dev/null", os.O_RDONLY)
-
-
-def _place_fds(layout: dict[int, int], executable: int, status_w: int) -> None:
-    """Each fd of `layout` at its target, the executable at EXEC_FD (closed on exec), nothing else open.
-
-    First out of the way (above the targets), then into place; the status pipe closes on exec.
-    """
-    moved = {target: _fcntl_dup(fd) for target, fd in layout.items()}
-    moved_exec = _fcntl_dup(executable)
-    moved_status = _fcntl_dup(status_w)
-    for target, fd in moved.items():
-        os.dup2(fd, target, inheritable=True)
-    os.dup2(moved_exec, EXEC_FD, inheritable=False)
-    _close_all_but({*layout, EXEC_FD, moved_status})
-
-
-def _run_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TZ")}
-
-
-def _set_limits(run: _Run, mem_mb: int) -> None:
-    """The run's rlimits, and default dispositions for the signals the supervisor handles."""
-    mem = mem_mb * 1024 * 1024
-    for name, value in (
-        (resource.RLIMIT_CPU, (run.cpu_s, run.cpu_s + 1)),
-        (resource.RLIMIT_AS, (mem, mem)),
-        (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024)),
-        (resource.RLIMIT_NOFILE, (256, 256)),
-        (resource.RLIMIT_NPROC, (run.pids, run.pids)),
-    ):
-        try:
-            resource.setrlimit(name, value)
-        except (ValueError, OSError):
-            pass
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-
-
-def _become_program(
-    config: Config,
-    run: _Run,
-    src_r: int,
-    out_w: int,
-    err_w: int,
-    meta_w: int,
-    key_r: int,
-    program: int,
-    status_w: int,
-) -> None:
-    """Like `_become_candidate`, for a language's interpreter or a compiled program: never returns."""
-    recipe = run.recipe
-    stdin = _enter_run(config, run, src_r)
-    template = recipe.argv if run.sighted or not recipe.blind_argv else recipe.blind_argv
-    fields = {
-        "source": _source_path(config, run),
-        "launcher": os.path.join(SANDBOX_DIR, recipe.launcher) if recipe.launcher else "",
-        "box": config.box,
-    }
-    argv = [part.format(**fields) for part in template]
-    if program >= 0:
-        executable = program
-    else:
-        found = shutil.which(argv[0], path=os.environ.get("PATH", os.defpath))
-        if found is None:
-            raise OSError(f"{argv[0]} is not installed in the sandbox")
-        executable = os.open(found, os.O_RDONLY | os.O_CLOEXEC)
-    layout = {0: stdin, 1: out_w, 2: err_w}
-    if recipe.channel:
-        layout |= {META_FD: meta_w, 4: key_r}
-    _place_fds(layout, executable, status_w)
-    _set_limits(run, max(run.mem_mb, recipe.address_space_mb))
-    if config.seccomp:
-        confine.lock_down(processes=recipe.processes, channel=recipe.channel)
-    os.execve(EXEC_FD, argv + run.argv, _run_env())
-
-
-def _source_path(config: Config, run: _Run) -> str:
-    return os.path.join(config.box, run.recipe.source_name)
-
-
-def _left_behind(config: Config, run: _Run) -> list[str]:
-    """Files and folders the run left in its writable areas, seen from outside: state it meant to keep.
-
-    A program that needs no file writes none; one that writes a counter to /tmp shows here
-    whatever its language, with no audit hook needed.
-    """
-    found: list[str] = []
-    expected = {_source_path(config, run) if run.sighted else "", config.work_dir}
-    for area in config.writable:
-        for root, folders, files in os.walk(area):
-            for name in sorted(folders) + sorted(files):
-                path = os.path.join(root, name)
-                if path not in expected:
-                    found.append(path)
-                if len(found) >= LEFT_BEHIND_SHOWN:
-                    return found
-    return found
-
-
-def _send_artifact(path: str, meta_w: int) -> None:
-    """The file a compile run was asked to leave behind, on the meta pipe (nothing when it is missing)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(ARTIFACT_CAP + 1)
-    except OSError:
-        data = b""
-    try:
-        _write_all(meta_w, data)
-    except OSError:
-        pass
-    os.close(meta_w)
-
-
-def _fcntl_dup(fd: int) -> int:
-    import fcntl
-
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16)
-
-
-def _close_all_but(keep: set[int]) -> None:
-    start = 0
-    for fd in sorted(keep):
-        if fd > start:
-            os.closerange(start, fd)
-        start = fd + 1
-    os.closerange(start, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _fail(status_w: int, why: str) -> None:
-    try:
-        os.write(status_w, b"X " + why.encode("utf-8", "replace")[:2000].replace(b"\n", b" ") + b"\n")
-    finally:
-        os._exit(127)
+            pass  # init could not read it all: it says why on the status pipe
+        os.close(pipes.params)
+        pipes.params = -1
+        return pipes, started
+    raise OSError("no run could be started")
 
 
 class _Outcome:
@@ -587,12 +404,12 @@ class _Outcome:
         self.opens: int | None = None
         self.left_behind: list[str] = []
         self.error = ""
+        self.warden: int | None = None
 
 
-def _collect(
-    warden: int, out_r: int, err_r: int, meta_r: int, status_r: int, deadline: float, cap: int, meta_cap: int
-) -> _Outcome:
+def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outcome:
     """Read the run's pipes until init reports the candidate's end, the deadline, or the output cap."""
+    out_r, err_r, meta_r, status_r = pipes.out, pipes.err, pipes.meta, pipes.status
     outcome = _Outcome()
     buffers = {out_r: outcome.stdout, err_r: outcome.stderr, meta_r: outcome.meta, status_r: outcome.status_lines}
     selector = selectors.DefaultSelector()
@@ -623,6 +440,10 @@ def _collect(
             limit = meta_cap if fd == meta_r else 65536 if fd == status_r else cap
             room = limit - len(buffer)
             buffer.extend(chunk[: max(room, 0)])
+            if fd == status_r and _told_the_end(buffer):
+                # Init's last line: what is left of it is its exit, which the run need not wait for.
+                selector.unregister(fd)
+                open_fds.discard(fd)
             if len(chunk) > room:
                 if fd == meta_r:
                     outcome.meta_flooded = True
@@ -635,27 +456,30 @@ def _collect(
         if outcome.output_limit:
             break
     selector.close()
-    for fd in buffers:
-        os.close(fd)
-    _end_warden(warden)
+    pipes.close()
     _read_status(outcome)
+    if outcome.warden is not None:
+        _end_warden(outcome.warden)
     return outcome
 
 
+def _told_the_end(status_lines: bytearray) -> bool:
+    """Whether init has written its last line: the candidate's status, or why the run could not start."""
+    last = status_lines[status_lines.rfind(b"\n", 0, len(status_lines) - 1) + 1 :]
+    return status_lines.endswith(b"\n") and last[:2] in (b"S ", b"X ")
+
+
 def _end_warden(warden: int) -> None:
-    """Init and the candidate die with the warden (PDEATHSIG); reap it."""
-    try:
-        os.killpg(warden, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.kill(warden, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        os.waitpid(warden, 0)
-    except ChildProcessError:
-        pass
+    """Init and the candidate die with the warden (PDEATHSIG); the kernel reaps it for the zygote.
+
+    Its pid is not reused before the session's pid counter wraps around, and the session forks
+    nothing else meanwhile.
+    """
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(warden, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _read_status(outcome: _Outcome) -> None:
@@ -663,6 +487,8 @@ def _read_status(outcome: _Outcome) -> None:
         kind, _, rest = line.partition(b" ")
         if kind == b"X":
             outcome.error = rest.decode("utf-8", "replace")
+        elif kind == b"W":
+            outcome.warden = int(rest)
         elif kind == b"C":
             outcome.left_behind.append(bytes.fromhex(rest.decode("ascii", "replace")).decode("utf-8", "replace"))
         elif kind == b"S":
@@ -671,30 +497,36 @@ def _read_status(outcome: _Outcome) -> None:
             outcome.opens = None if int(opens) < 0 else int(opens)
 
 
-def _kill_everything_else(config: Config) -> None:
-    """Without namespaces of its own a run could leave strays only if it could fork: make sure."""
+def _kill_everything_else(config: Config, spared: int) -> None:
+    """Without namespaces of its own a run could leave strays only if it could fork: make sure.
+
+    Everything but pid 1, this supervisor and `spared` (the zygote, which holds nothing of a run).
+    """
     if not config.owns_pid_namespace:
         return
-    me = os.getpid()
+    keep = {1, os.getpid(), spared}
     for _ in range(100):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _reap()
-        if not [p for p in _pids() if p not in (1, me)]:
+        strays = [p for p in _pids() if p not in keep]
+        if not strays:
             return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap(spared)
         time.sleep(0.002)
 
 
-def _reap() -> None:
-    while True:
+def _reap(spared: int) -> None:
+    """Reap every ended child but `spared`, whose end `Zygote.alive` must see."""
+    for pid in _pids():
+        if pid == spared:
+            continue
         try:
-            done, _ = os.waitpid(-1, os.WNOHANG)
+            os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
-        if done == 0:
-            return
+            pass
 
 
 def _pids() -> list[int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -51,3 +53,34 @@ def _needs_bwrap() -> None:
 @pytest.fixture
 def _needs_docker() -> None:
     require_sandbox("docker")
+
+
+def _burn(stop: float) -> None:
+    while time.monotonic() < stop:
+        sum(i * i for i in range(10_000))
+
+
+class Burners:
+    """One process spinning on each core, until `stop` or the end of the test."""
+
+    def __init__(self, seconds: float) -> None:
+        stop = time.monotonic() + seconds
+        self.processes = [
+            multiprocessing.get_context("spawn").Process(target=_burn, args=(stop,)) for _ in range(os.cpu_count() or 2)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.join()
+
+
+@pytest.fixture
+def both_cores_busy() -> Iterator[Burners]:
+    burners = Burners(1800)
+    try:
+        yield burners
+    finally:
+        burners.stop()

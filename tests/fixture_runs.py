@@ -123,15 +123,20 @@ def _cli(sandbox: str) -> Callable[[Fixture], Run]:
     return verify
 
 
-def _keep_going(fixture: Fixture) -> Run:
-    report = quinebox.verify(
+def verify_fixture(fixture: Fixture, **options: Any) -> quinebox.Report:
+    """The fixture verified through the API on bwrap, with its manifest's generations, sequence and limits."""
+    return quinebox.verify(
         FIXTURES / fixture.path,
         generations=fixture.generations,
         sequence=fixture.sequence,
         sandbox="bwrap",
         limits=fixture.limits,
-        keep_going=True,
+        **options,
     )
+
+
+def _keep_going(fixture: Fixture) -> Run:
+    report = verify_fixture(fixture, keep_going=True)
     text = report.to_json()
     SEEN_OUTPUT.append(text.encode())
     return Run(None, json.loads(text))

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import time
-from collections.abc import Iterator
-
 import pytest
 
-import quinebox
-from tests.conftest import require_sandbox
-from tests.fixture_runs import FIXTURES, MANIFEST, WAYS, Fixture, run_of
+from tests.conftest import Burners, require_sandbox
+from tests.fixture_runs import MANIFEST, WAYS, Fixture, run_of, verify_fixture
 
 pytestmark = pytest.mark.needs_bwrap
 #: One of each kind of verdict the work counter decides, plus a correct O(n) chain.
@@ -24,43 +19,16 @@ WORK_SENSITIVE = [
 
 def outcome(path: str) -> tuple[str, str | None, int | None, list[int | None]]:
     fixture = next(f for f in MANIFEST if f.path == path)
-    report = quinebox.verify(
-        FIXTURES / path,
-        generations=fixture.generations,
-        sequence=fixture.sequence,
-        sandbox="bwrap",
-        limits=fixture.limits,
-    )
+    report = verify_fixture(fixture)
     failure = report.failure
     works = [g.runs["default"].work if "default" in g.runs else None for g in report.generations]
     return report.verdict.value, failure.check if failure else None, failure.generation if failure else None, works
 
 
-def _burn(stop: float) -> None:
-    while time.monotonic() < stop:
-        sum(i * i for i in range(10_000))
-
-
-@pytest.fixture
-def both_cores_busy() -> Iterator[None]:
-    stop = time.monotonic() + 600
-    burners = [multiprocessing.get_context("spawn").Process(target=_burn, args=(stop,)) for _ in range(2)]
-    for burner in burners:
-        burner.start()
-    try:
-        yield
-    finally:
-        for burner in burners:
-            burner.terminate()
-            burner.join()
-
-
 @pytest.mark.slow
-def test_same_verdict_and_work_idle_and_loaded(both_cores_busy: None) -> None:
+def test_same_verdict_and_work_idle_and_loaded(both_cores_busy: Burners) -> None:
     loaded = {path: outcome(path) for path in WORK_SENSITIVE}
-    for burner in multiprocessing.active_children():
-        burner.terminate()
-        burner.join()
+    both_cores_busy.stop()
     idle = {path: outcome(path) for path in WORK_SENSITIVE}
     assert loaded == idle
 

@@ -31,7 +31,7 @@ HELLO_TIMEOUT_S = 30.0
 GRACEFUL_EXIT_S = 2.0
 READ_SLICE_S = 0.1
 PROTOCOL = 3
-SANDBOX_FILES = ("supervisor.py", "launch_python.py", "confine.py", "launch_node.js", "launch_ruby.rb")
+SANDBOX_FILES = ("supervisor.py", "zygote.py", "launch_python.py", "confine.py", "launch_node.js", "launch_ruby.rb")
 #: Compiled programs a session keeps (a verification needs two per generation at most at once).
 COMPILED_CACHE = 16
 

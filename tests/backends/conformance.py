@@ -297,6 +297,56 @@ def blind_source_is_nowhere_in_memory(backend: Backend) -> None:
     assert result.stdout == b"[]\n", result
 
 
+#: What a candidate can read of its interpreter's state without naming a run: the gc's counts, the
+#: allocator's blocks, where new objects land, what is loaded.
+INTERPRETER_STATE = """
+    import gc, sys, threading
+    a, b, c = object(), bytearray(1000), [0] * 50
+    print(gc.get_count(), sys.getallocatedblocks(), id(a), id(b), id(c), len(sys.modules), len(gc.get_objects()),
+          threading.current_thread().name, threading.active_count())
+"""
+
+
+@behaviour
+def interpreter_state_reveals_nothing(backend: Backend) -> None:
+    """The same run sees the same interpreter, byte for byte, whatever ran before it in the session.
+
+    Runs start as forks of one zygote: a zygote that kept anything of a run (an allocation, a count)
+    would show it here as a difference between the first probe and the later ones.
+    """
+    probes = [run(backend, INTERPRETER_STATE).stdout]
+    for between in (
+        "print(sum(range(10**5)))",
+        "import json, decimal, fractions\nx = [bytearray(10**6) for _ in range(20)]\nprint(len(x))",
+        "raise ValueError('crash')",
+        "import threading\nthreading.Thread(target=print).start()",
+    ):
+        run(backend, between)
+        run(backend, between, sighted=False)
+        probes.append(run(backend, INTERPRETER_STATE).stdout)
+    assert len(set(probes)) == 1 and probes[0], probes
+
+
+@behaviour
+def no_run_sees_an_earlier_runs_source(backend: Backend) -> None:
+    """A blind run's source is in no later run: the zygote that forks them never holds one."""
+    mark = uuid.uuid4().hex
+    run(backend, f"# MARK{mark}\nprint(1)", sighted=False)
+    source = f"""
+        import gc
+        wanted = ("MARK" + "{mark}").encode()
+        def holds(value):
+            if value is wanted or not isinstance(value, (str, bytes)):
+                return False
+            return wanted in (value if isinstance(value, bytes) else value.encode("utf-8", "replace"))
+        found = [type(o).__name__ for o in gc.get_objects() if holds(o)]
+        found += ["dict" for o in gc.get_objects() if isinstance(o, dict) for v in o.values() if holds(v)]
+        print(found)
+    """
+    result = run(backend, source, sighted=False)
+    assert result.stdout == b"[]\n", result
+
+
 @behaviour
 def audit_channel_cannot_be_closed(backend: Backend) -> None:
     source = """
