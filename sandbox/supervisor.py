@@ -70,6 +70,10 @@ META_CAP = 256 * 1024
 ZYGOTE_READY_S = 30.0
 #: Forks the zygote makes before the first run (see `Zygote._warm_up`).
 WARM_UP_FORKS = 2
+#: Seconds a run may sit idle (every thread of every process asleep, no CPU time spent) before it is ended.
+IDLE_S = 0.5
+#: How often a running run is looked at for being idle.
+IDLE_POLL_S = 0.1
 
 
 class Zygote:
@@ -405,6 +409,7 @@ class _Outcome:
         self.left_behind: list[str] = []
         self.error = ""
         self.warden: int | None = None
+        self.idle = False
 
 
 def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outcome:
@@ -417,13 +422,18 @@ def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outc
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
     open_fds = set(buffers)
+    idle = _IdleWatch(IDLE_S)
     while open_fds:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0 and status_r in open_fds:
             outcome.timed_out = True
             break
+        if status_r in open_fds and idle.asleep(outcome.status_lines, now):
+            outcome.timed_out = outcome.idle = True
+            break
         # Once init is gone, what the run wrote is in the pipes: drain it, briefly.
-        ready = selector.select(min(remaining, 0.5) if status_r in open_fds else 0.05)
+        ready = selector.select(min(remaining, IDLE_POLL_S) if status_r in open_fds else 0.05)
         if not ready and status_r not in open_fds:
             break
         for key, _ in ready:
@@ -461,6 +471,103 @@ def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outc
     if outcome.warden is not None:
         _end_warden(outcome.warden)
     return outcome
+
+
+class _IdleWatch:
+    """Whether a run has sat idle for `limit` seconds: every thread of every process asleep, no CPU spent.
+
+    A program that only waits (a sleep, a deadlock, a timer) cannot finish its work, so it is ended
+    as out of time at once instead of holding its lane until the wall limit. Looked at from outside,
+    in /proc of the session: the candidate cannot hide from it or fake it, and a program that is
+    runnable but not given a core (a loaded machine) is never idle.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.init: int | None = None
+        self.cpu = -1
+        self.since = 0.0
+        self.blind = False
+        self.next_look = time.monotonic() + IDLE_POLL_S  # a run that ends sooner is never looked at
+
+    def asleep(self, status_lines: bytearray, now: float) -> bool:
+        if self.blind or now < self.next_look:
+            return False
+        self.next_look = now + IDLE_POLL_S
+        if self.init is None:
+            # Init says "P" once the candidate has all it was sent: from then on it runs on its own.
+            warden = _status_number(status_lines, b"W")
+            if warden is None or _status_number(status_lines, b"P") is None:
+                return False
+            children = _children(warden)
+            if children is None or len(children) != 1:
+                self.blind = children is None  # no /proc children here: the wall limit alone ends a run
+                return False
+            self.init, self.since = children[0], now
+        sample = _tree_sample(self.init)
+        if sample is None:
+            return False
+        awake, cpu = sample
+        if awake or cpu != self.cpu:
+            self.cpu, self.since = cpu, now
+            return False
+        return now - self.since >= self.limit
+
+
+def _status_number(status_lines: bytearray, kind: bytes) -> int | None:
+    for line in bytes(status_lines).splitlines():
+        if line.startswith(kind + b" "):
+            try:
+                return int(line.split()[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _children(pid: int) -> list[int] | None:
+    """The children of `pid` (every thread's), or None where the kernel does not list them."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                found += [int(p) for p in handle.read().split()]
+        except FileNotFoundError:
+            return None if task == str(pid) else found
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _tree_sample(init: int) -> tuple[bool, int] | None:
+    """Whether any thread under `init` is awake (neither asleep nor stopped), and their CPU time in ns.
+
+    None when there is no thread under init: the candidate has ended, and init is telling so.
+    """
+    awake, cpu, seen = False, 0, 0
+    pending = _children(init) or []
+    while pending:
+        pid = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/stat", "rb") as handle:
+                    stat = handle.read()
+                with open(f"/proc/{pid}/task/{task}/schedstat", "rb") as handle:
+                    cpu += int(handle.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+            awake = awake or state not in (b"S", b"T", b"t")
+            seen += 1
+        pending += _children(pid) or []
+    return (awake, cpu) if seen else None  # no thread at all: the run is ending, not idle
 
 
 def _told_the_end(status_lines: bytearray) -> bool:
@@ -631,6 +738,8 @@ def _reply(outcome: _Outcome, wall_ms: float, run: _Run) -> dict[str, object]:
     message = ""
     if channel.work_exceeded:
         code, message = "WL", "work budget exceeded"
+    elif outcome.idle:
+        code, message = "TO", f"idle: it slept {IDLE_S:g} s without using the CPU, so it was ended"
     elif outcome.timed_out:
         code, message = "TO", "wall time limit exceeded"
     elif status is None and not outcome.output_limit:

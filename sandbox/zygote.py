@@ -214,7 +214,6 @@ def _init(config: Config, fds: dict[str, int]) -> Launch:
     watch = confine.watch_opens(config.watches, source_path) if run["sighted"] else -1
     if not run["collect"]:
         os.close(fds["meta"])
-    os.write(status_w, b"P %d\n" % candidate)
     setup = {k: v for k, v in run.items() if k not in ("key", "source", "binary")}
     # In this order the candidate reads them: its settings, a compiled program, its key, its source.
     for fd, data in (
@@ -228,6 +227,7 @@ def _init(config: Config, fds: dict[str, int]) -> Launch:
         except OSError:
             pass
         os.close(fd)
+    os.write(status_w, b"P %d\n" % candidate)  # the candidate has all it was sent: it runs on its own now
     run = {}
     _, status, usage = os.wait4(candidate, 0)
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000

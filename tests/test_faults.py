@@ -14,14 +14,22 @@ import pytest
 from tests.test_cleanup import sandbox_processes
 
 ROOT = Path(__file__).resolve().parent.parent
-SLOW_CHAIN = ROOT / "fixtures" / "hostile" / "sleep_forever.py"
+#: Busy for minutes in one C call: a sleeping run would be ended as idle, a Python loop by its work budget.
+BUSY = "sum(range(10**13))\n"
 GOOD = ROOT / "fixtures" / "good" / "percent_r.py"
 
 pytestmark = pytest.mark.needs_bwrap
 
 
+@pytest.fixture
+def busy_program(tmp_path: Path) -> Path:
+    path = tmp_path / "busy.py"
+    path.write_text(BUSY)
+    return path
+
+
 def start_verification(path: Path, before: set[str]) -> subprocess.Popen[bytes]:
-    """Start verifying a program that sleeps, and return once its sandbox is up."""
+    """Start verifying a program that stays busy, and return once its sandbox is up."""
     process = subprocess.Popen(
         [sys.executable, "-m", "quinebox", "verify", str(path), "--sandbox", "bwrap", "--timeout", "30"],
         stdout=subprocess.PIPE,
@@ -30,7 +38,7 @@ def start_verification(path: Path, before: set[str]) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + (20 if os.geteuid() == 0 else 1)  # session uids exist only under root
     while time.monotonic() < deadline and not set(sandbox_processes()) - before:
         time.sleep(0.05)
-    time.sleep(0.5)  # well inside the first run, which sleeps
+    time.sleep(0.5)  # well inside the first run, which is busy for minutes
     return process
 
 
@@ -50,9 +58,9 @@ def verify_good() -> int:
     ).returncode
 
 
-def test_ctrl_c_exits_130_and_cleans_up() -> None:
+def test_ctrl_c_exits_130_and_cleans_up(busy_program: Path) -> None:
     before = set(sandbox_processes())
-    process = start_verification(SLOW_CHAIN, before)
+    process = start_verification(busy_program, before)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 130, stderr.decode()
@@ -62,9 +70,9 @@ def test_ctrl_c_exits_130_and_cleans_up() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="session uids are only used when quinebox runs as root")
-def test_sigkill_leaves_nothing_running() -> None:
+def test_sigkill_leaves_nothing_running(busy_program: Path) -> None:
     before = set(sandbox_processes())
-    process = start_verification(SLOW_CHAIN, before)
+    process = start_verification(busy_program, before)
     assert set(sandbox_processes()) - before, "the sandbox should be running"
     process.kill()
     process.communicate(timeout=20)

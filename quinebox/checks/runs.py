@@ -58,6 +58,8 @@ class RunsJudge(Judge):
             if run.status in _LEFT_TO_OTHERS:
                 continue
             what = _WHY[run.status].format(exit_code=run.exit_code, signal=run.signal)
+            if run.status is Status.TO and run.message.startswith("idle: "):
+                what = f"sat idle ({run.message.removeprefix('idle: ')})"
             last_line = _last_line(run.stderr)
             reason = f"program {generation.index} ({kind.value} run) {what}"
             if last_line:

@@ -122,9 +122,40 @@ def blind_run_has_no_file(backend: Backend) -> None:
 @behaviour
 def timeout_ends_the_run(backend: Backend) -> None:
     started = time.monotonic()
-    result = run(backend, "import time\ntime.sleep(600)", wall_s=1.0)
+    result = run(backend, "sum(range(10**13))", wall_s=1.0)  # busy in C: neither idle nor counted work
     assert result.status is Status.TO, result
     assert time.monotonic() - started < 8
+
+
+@behaviour
+def sleeping_ends_at_once(backend: Backend) -> None:
+    """Asleep in every thread, using no CPU: ended as out of time within a second, not at the wall limit."""
+    for source in (
+        "import time\ntime.sleep(600)",
+        "import threading\na, b = threading.Lock(), threading.Lock()\na.acquire(); b.acquire()\n"
+        "threading.Thread(target=a.acquire).start()\nb.acquire()",  # a deadlock
+    ):
+        result = run(backend, source, wall_s=10.0)
+        assert result.status is Status.TO and result.message.startswith("idle: "), result
+        assert result.wall_ms < 2000, result
+
+
+@behaviour
+def waiting_on_a_busy_thread_is_not_idle(backend: Backend) -> None:
+    """The main thread asleep in a join while another thread computes: the run is working, not idle."""
+    source = """
+        import threading, time
+        def spin():
+            end = time.thread_time() + 1.0
+            while time.thread_time() < end:
+                pass
+        worker = threading.Thread(target=spin)
+        worker.start()
+        worker.join()
+        print("done")
+    """
+    result = run(backend, source, wall_s=10.0, work=10**9)
+    assert result.status is Status.OK and result.stdout == b"done\n", result
 
 
 @behaviour

@@ -36,6 +36,8 @@ class Programs:
     spins: str
     """Busy for about 0.3 s of CPU, then prints done."""
     endless: str
+    sleeps: str
+    """Sleeps for ten minutes."""
     writes_tmp: str
     """Writes /tmp/qbx-left, then prints 1."""
     starts_process: str | None
@@ -50,6 +52,8 @@ class Programs:
     """Prints 1 and exits at once, skipping the exit hooks."""
     broken: str | None = None
     """Does not compile (compiled languages)."""
+    waits_on_a_child: str | None = None
+    """Waits, asleep, while a process of its own computes for about a second, then prints done."""
 
 
 PROGRAMS: dict[str, Programs] = {
@@ -61,6 +65,7 @@ PROGRAMS: dict[str, Programs] = {
         spins="const end = process.cpuUsage().user + 300000;\n"
         "while (process.cpuUsage().user < end) {}\nconsole.log('done')",
         endless="for (;;) {}",
+        sleeps="setTimeout(() => {}, 600000)",
         writes_tmp="require('fs').writeFileSync('/tmp/qbx-left', '7'); console.log(1)",
         starts_process="""
             try { require('child_process').execFileSync('true'); console.log('started') }
@@ -79,6 +84,7 @@ PROGRAMS: dict[str, Programs] = {
         spins="t = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) + 0.3\n"
         "nil while Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) < t\nputs 'done'",
         endless="loop {}",
+        sleeps="sleep 600",
         writes_tmp="File.write('/tmp/qbx-left', '7'); puts 1",
         starts_process="puts(begin; system('true') ? 'started' : 'refused'; rescue StandardError; 'refused'; end)",
         loops="s = 0\nARGV[0].to_i.times { |i| s += i }\nputs s",
@@ -102,6 +108,7 @@ PROGRAMS: dict[str, Programs] = {
             int main(void) { while (clock() < CLOCKS_PER_SEC * 3 / 10) {} puts("done"); return 0; }
         """,
         endless="int main(void) { for (;;) {} }",
+        sleeps="#include <unistd.h>\nint main(void) { sleep(600); return 0; }",
         writes_tmp='#include <stdio.h>\nint main(void) { FILE *f = fopen("/tmp/qbx-left", "w");'
         ' if (f) fclose(f); puts("1"); return 0; }',
         starts_process="""
@@ -118,8 +125,10 @@ PROGRAMS: dict[str, Programs] = {
         reads_own_file='x=$(< "$0"); echo 1',
         spins="i=0; while ((i < 600000)); do ((i++)); done; echo done",
         endless="while :; do :; done",
+        sleeps="sleep 600",
         writes_tmp="echo 7 > /tmp/qbx-left; echo 1",
         starts_process=None,
+        waits_on_a_child='x=$(i=0; while ((i < 2000000)); do ((i++)); done; echo done); echo "$x"',
     ),
 }
 
@@ -146,6 +155,7 @@ def applies(name: str, programs: Programs) -> bool:
         "audit_channel_cannot_be_closed": programs.closes_channel,
         "forged_and_skipped_records_are_evidence": programs.forges_final_record,
         "compile_errors_are_the_candidates": programs.broken,
+        "waiting_on_a_busy_child_is_not_idle": programs.waits_on_a_child,
     }
     return needs.get(name, "") is not None
 
@@ -196,6 +206,22 @@ def no_new_processes(backend: Backend, language: str, programs: Programs) -> Non
 def timeout_ends_the_run(backend: Backend, language: str, programs: Programs) -> None:
     result = run(backend, language, programs.endless, wall_s=2.0, cpu_s=1)
     assert result.status is Status.TO, result
+
+
+@behaviour
+def sleeping_ends_at_once(backend: Backend, language: str, programs: Programs) -> None:
+    """A run that only waits is ended as out of time within a second, not at its wall limit."""
+    result = run(backend, language, programs.sleeps, wall_s=10.0)
+    assert result.status is Status.TO and result.message.startswith("idle: "), result
+    assert result.wall_ms < 2000, result
+
+
+@behaviour
+def waiting_on_a_busy_child_is_not_idle(backend: Backend, language: str, programs: Programs) -> None:
+    """A shell asleep while its command substitution computes: the run is working, not idle."""
+    assert programs.waits_on_a_child is not None
+    result = run(backend, language, programs.waits_on_a_child, wall_s=10.0, cpu_s=10)
+    assert result.status is Status.OK and result.stdout == b"done\n", result
 
 
 @behaviour

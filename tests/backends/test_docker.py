@@ -92,9 +92,10 @@ def spawn_owner(body: str) -> tuple[subprocess.Popen[bytes], str]:
     return process, line
 
 
-SLEEP_IN_A_RUN = (
-    "backend.run(RunRequest(b'import time; time.sleep(120)', (), True, Limits(wall_s=120)))\ntime.sleep(120)\n"
-)
+#: A run that lasts: busy in one C call (a sleeping run is ended as idle within a second, and a Python loop
+#: spends its work budget).
+BUSY = "sum(range(10**13))"
+BUSY_IN_A_RUN = f"backend.run(RunRequest(b'{BUSY}', (), True, Limits(wall_s=120, cpu_s=120)))\ntime.sleep(120)\n"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def test_close_after_the_session_broke_still_removes_everything(api: Any) -> Non
     # The candidate cannot reach the supervisor; the session breaks from outside, mid-run.
     breaker = threading.Timer(1.0, api.kill, args=(first,))
     breaker.start()
-    result = run(backend, "import time\ntime.sleep(5)")
+    result = run(backend, BUSY)
     breaker.join()
     assert result.status is Status.XX
     second = backend.container_id
@@ -367,7 +368,7 @@ def test_sigkill_of_an_idle_owner_leaves_nothing(api: Any) -> None:
 
 @pytest.mark.needs_docker
 def test_sigkill_of_an_owner_mid_run_is_swept_by_the_next_start(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    process, container_id = spawn_owner(SLEEP_IN_A_RUN)
+    process, container_id = spawn_owner(BUSY_IN_A_RUN)
     time.sleep(0.5)  # the run is under way: the supervisor is not reading its stdin
     process.send_signal(signal.SIGKILL)
     process.communicate()
@@ -380,7 +381,7 @@ def test_sigkill_of_an_owner_mid_run_is_swept_by_the_next_start(api: Any, monkey
 
 @pytest.mark.needs_docker
 def test_gc_removes_orphans(api: Any) -> None:
-    process, container_id = spawn_owner(SLEEP_IN_A_RUN)
+    process, container_id = spawn_owner(BUSY_IN_A_RUN)
     time.sleep(0.5)
     process.kill()
     process.communicate()
@@ -391,7 +392,7 @@ def test_gc_removes_orphans(api: Any) -> None:
 @pytest.mark.needs_docker
 def test_ctrl_c_mid_run_leaves_nothing(api: Any) -> None:
     # As the CLI does: the session is closed on the way out, whatever ends the run.
-    body = "try:\n    " + SLEEP_IN_A_RUN.replace("\n", "\n    ") + "\nfinally:\n    backend.close()\n"
+    body = "try:\n    " + BUSY_IN_A_RUN.replace("\n", "\n    ") + "\nfinally:\n    backend.close()\n"
     process, container_id = spawn_owner(body)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
@@ -507,7 +508,7 @@ def test_engine_stopped_mid_run_is_an_infra_error(request: pytest.FixtureRequest
     stopper.start()
     try:
         with pytest.raises(InfraError) as caught:
-            run(backend, "import time\ntime.sleep(60)", wall_s=120)
+            run(backend, BUSY, wall_s=120, cpu_s=120)
         assert "engine" in str(caught.value)
     finally:
         stopper.join()
