@@ -245,9 +245,10 @@ def _exit_status(code: object) -> int | None:
     """The status Python exits with for ``SystemExit(code)``; None where only Python itself can tell."""
     if code is None:
         return 0
-    if type(code) is bool or type(code) is int:
-        return int(code) if -(2**31) <= code < 2**31 else None
-    return 1 if not isinstance(code, int) else None
+    if not isinstance(code, int):
+        return 1  # Python has printed it to stderr
+    exact = type(code) is int or type(code) is bool
+    return int(code) if exact and -(2**31) <= code < 2**31 else None
 
 
 def _flush_and_exit(status: int) -> None:
@@ -260,9 +261,10 @@ def _flush_and_exit(status: int) -> None:
     import gc
     import io
 
-    streams = list(dict.fromkeys((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)))
-    others = [o for o in gc.get_objects() if isinstance(o, (io.BufferedIOBase, io.TextIOBase))]
-    for stream in streams + [o for o in others if o not in streams]:
+    streams = list({id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values())
+    first = {id(s) for s in streams}  # by identity: a candidate's own __eq__ has no say here
+    others = [o for o in gc.get_objects() if isinstance(o, (io.BufferedIOBase, io.TextIOBase)) and id(o) not in first]
+    for stream in streams + others:
         try:
             if stream is not None and not stream.closed:
                 stream.flush()

@@ -124,8 +124,8 @@ class Zygote:
     def _warm_up(self) -> None:
         """Two runs that start and fail at once, so that the first real run finds the zygote as every later one.
 
-        The zygote's first forks fill free lists that stay filled (a tuple for waitpid, a buffer for
-        the socket); after them every fork leaves the zygote exactly as it found it
+        The zygote's first forks fill free lists that stay filled (the objects of a received message
+        and of a fork); after them every fork leaves the zygote exactly as it found it
         (`interpreter_state_reveals_nothing` in the conformance suite).
         """
         assert self.channel is not None

@@ -9,9 +9,9 @@ source, a request, a key or a result, and every fork leaves it as it was, so eve
 the same state:
 
     zygote ── fork ──> warden: its own session; new user, pid, IPC and mount namespaces
-              warden ── fork ──> init, pid 1 of the run: forks the candidate first, and only then
-                       reads the run (settings, key, source) from the supervisor's pipe, mounts a
-                       new tmpfs on every writable area and an empty /proc, writes the sighted source
+              warden ── fork ──> init, pid 1 of the run: forks the candidate first, mounts a new
+                       tmpfs on every writable area and an empty /proc, and only then reads the run
+                       (settings, key, source) from the supervisor's pipe and writes the sighted source
               init ── fork ──> candidate: its settings from init; fds 0-4, rlimits, the seccomp
                        filter; then a Python candidate runs the launcher in this very interpreter,
                        and any other language executes its interpreter or its compiled program
