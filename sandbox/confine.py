@@ -4,9 +4,9 @@ stdlib and ctypes only; it runs inside the sandbox next to untrusted code and
 assumes the candidate has read it. Nothing here is a secret: each wall holds
 because the kernel enforces it, not because the candidate cannot see it.
 
-* `fresh_namespaces` gives a run its own user, pid, IPC and mount namespaces,
-  so pids start at 1 every run, no SysV or POSIX IPC object survives it, and
-  its mounts vanish with it.
+* `fork_fresh` forks a child that is born in its own user, pid, IPC and mount
+  namespaces (pid 1 of its own), so pids start at 1 every run, no SysV or
+  POSIX IPC object survives it, and its mounts vanish with it.
 * `fresh_mounts` puts a new empty tmpfs on every writable area and an empty,
   read-only one on /proc: nothing of another run, of the supervisor, or of
   the candidate's own process is readable there.
@@ -22,6 +22,7 @@ import ctypes
 import errno
 import os
 import platform
+import signal
 import struct
 
 CLONE_NEWNS = 0x00020000
@@ -177,10 +178,14 @@ _MACHINES = {"x86_64": _X86_64, "aarch64": _AARCH64}
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-_libc.unshare.argtypes = [ctypes.c_int]
 _libc.inotify_init1.argtypes = [ctypes.c_int]
 _libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
 _libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
+#: The raw syscall, called with the interpreter's lock held (as os.fork holds it across the fork).
+_python = ctypes.PyDLL(None, use_errno=True)
+_python.syscall.restype = ctypes.c_long
+_python.syscall.argtypes = [ctypes.c_long, *[ctypes.c_ulong] * 5]
+_FRESH = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS
 
 
 class WallError(OSError):
@@ -208,14 +213,41 @@ def die_with_parent(signal_number: int) -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal_number, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 
 
-def fresh_namespaces() -> None:
-    """Enter new user, pid (for children), IPC and mount namespaces, mapping this uid and gid to themselves.
+def fork_fresh() -> int:
+    """`os.fork`, the child born in new user, pid, IPC and mount namespaces: pid 1 of its own.
 
-    The uid and gid maps are written through /proc/self, which a non-dumpable
-    process cannot do, so the process is dumpable only while it writes them.
+    One clone instead of a fork, an unshare and a second fork: the process that would only
+    have unshared and waited costs a copy of the interpreter's page tables and its teardown,
+    a third of a run's CPU. Python's own fork bookkeeping runs around the clone, as it does
+    around os.fork's. The child's first step is `map_own_ids`.
+
+    Raises:
+        WallError: the kernel refused the namespaces, or the machine's syscall table is unknown.
     """
-    uid, gid = os.getuid(), os.getgid()
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS), "unshare")
+    table = _MACHINES.get(platform.machine())
+    if table is None:
+        raise WallError(errno.ENOSYS, f"clone: no syscall table for {platform.machine()}")
+    ctypes.pythonapi.PyOS_BeforeFork()
+    pid = _python.syscall(int(table["clone"]), _FRESH | signal.SIGCHLD, 0, 0, 0, 0)  # type: ignore[call-overload]
+    if pid != 0:
+        number = ctypes.get_errno()
+        ctypes.pythonapi.PyOS_AfterFork_Parent()
+        if pid < 0:
+            raise WallError(number, f"clone into new namespaces: {os.strerror(number)}")
+        return int(pid)
+    ctypes.pythonapi.PyOS_AfterFork_Child()
+    return 0
+
+
+def map_own_ids(uid: int, gid: int) -> None:
+    """In a new user namespace: the uid and gid this process had outside mapped to themselves.
+
+    Inside, before the maps exist, the process's own ids read as the overflow id: the caller
+    passes what they were before the clone. It is the only mapping allowed without privilege.
+
+    The maps are written through /proc/self, which a non-dumpable process cannot do, so the
+    process is dumpable only while it writes them.
+    """
     _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     try:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):

@@ -36,7 +36,7 @@ run's five pipes and nothing else, then writes the run's settings and source
 on the last of them, which only init, pid 1 of the run, reads, after it has
 forked the candidate:
 
-    zygote ── fork ──> warden ── fork ──> init (pid 1) ── fork ──> candidate
+    zygote ── fork into new namespaces ──> init (pid 1) ── fork ──> candidate
 
 The candidate is a copy of the zygote: nothing of the supervisor, of a
 request or of another run exists in it. Init measures its CPU time with
@@ -146,7 +146,7 @@ class Zygote:
         return done == 0
 
     def prepare(self) -> None:
-        """Have the zygote fork the next run now: its warden, namespaces, init and candidate wait for it."""
+        """Have the zygote fork the next run now: its init, namespaces and candidate wait for it."""
         if self.prepared is not None:
             return
         if not self.alive():
@@ -288,11 +288,20 @@ def _end_session(signum: int, frame: object) -> None:
 
 def _probe(config: Config) -> tuple[bool, bool]:
     """Whether a child can enter fresh namespaces, and whether the seccomp filter loads."""
+    uid, gid = os.getuid(), os.getgid()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            confine.fresh_namespaces()
+            init = confine.fork_fresh()
+            if init == 0:
+                try:
+                    confine.map_own_ids(uid, gid)
+                except OSError:
+                    os._exit(1)
+                os._exit(0)
+            _, status = os.waitpid(init, 0)
+            code |= 1 if os.waitstatus_to_exitcode(status) else 0
         except OSError:
             code |= 1
         try:
@@ -367,7 +376,7 @@ def run_once(config: Config, spawner: Zygote, request: dict[str, object]) -> dic
         pass  # the next run makes them itself, or says why it cannot
     if outcome.error:
         return {"error": outcome.error}
-    if outcome.warden is None:
+    if outcome.init is None:
         return {"error": "zygote: the run was never forked"}
     return _reply(outcome, wall_ms, run)
 
@@ -408,7 +417,7 @@ class _Outcome:
         self.opens: int | None = None
         self.left_behind: list[str] = []
         self.error = ""
-        self.warden: int | None = None
+        self.init: int | None = None
         self.idle = False
 
 
@@ -468,8 +477,8 @@ def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outc
     selector.close()
     pipes.close()
     _read_status(outcome)
-    if outcome.warden is not None:
-        _end_warden(outcome.warden)
+    if outcome.init is not None:
+        _end_init(outcome.init)
     return outcome
 
 
@@ -496,14 +505,13 @@ class _IdleWatch:
         self.next_look = now + IDLE_POLL_S
         if self.init is None:
             # Init says "P" once the candidate has all it was sent: from then on it runs on its own.
-            warden = _status_number(status_lines, b"W")
-            if warden is None or _status_number(status_lines, b"P") is None:
+            init = _status_number(status_lines, b"W")
+            if init is None or _status_number(status_lines, b"P") is None:
                 return False
-            children = _children(warden)
-            if children is None or len(children) != 1:
-                self.blind = children is None  # no /proc children here: the wall limit alone ends a run
+            if _children(init) is None:
+                self.blind = True  # no /proc children here: the wall limit alone ends a run
                 return False
-            self.init, self.since = children[0], now
+            self.init, self.since = init, now
         sample = _tree_sample(self.init)
         if sample is None:
             return False
@@ -576,15 +584,17 @@ def _told_the_end(status_lines: bytearray) -> bool:
     return status_lines.endswith(b"\n") and last[:2] in (b"S ", b"X ")
 
 
-def _end_warden(warden: int) -> None:
-    """Init and the candidate die with the warden (PDEATHSIG); the kernel reaps it for the zygote.
+def _end_init(init: int) -> None:
+    """Every process of the run dies with init (pid 1 of its namespace, or by PDEATHSIG); the kernel reaps it.
 
     Its pid is not reused before the session's pid counter wraps around, and the session forks
     nothing else meanwhile.
     """
+    if init <= 1 or init == os.getpid():
+        return  # never the session's own init or this supervisor, whatever a status line said
     for kill in (os.killpg, os.kill):
         try:
-            kill(warden, signal.SIGKILL)
+            kill(init, signal.SIGKILL)
         except OSError:
             pass
 
@@ -595,7 +605,7 @@ def _read_status(outcome: _Outcome) -> None:
         if kind == b"X":
             outcome.error = rest.decode("utf-8", "replace")
         elif kind == b"W":
-            outcome.warden = int(rest)
+            outcome.init = int(rest)
         elif kind == b"C":
             outcome.left_behind.append(bytes.fromhex(rest.decode("ascii", "replace")).decode("utf-8", "replace"))
         elif kind == b"S":

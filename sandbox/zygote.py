@@ -4,12 +4,12 @@ Assume the candidate can read this file. The supervisor starts the zygote once p
 new ``python3 -I -S -X utf8 -B zygote.py`` with the session's settings in argv. It imports what a
 Python run needs (the launcher, compiled but not armed; ``threading``; the seccomp filter's code),
 freezes its heap, and then only waits. For each run the supervisor sends it five file descriptors
-on a socket and not one byte of the run; it forks the warden and closes them. It never holds a
+on a socket and not one byte of the run; it forks the run's init and closes them. It never holds a
 source, a request, a key or a result, and every fork leaves it as it was, so every run starts from
 the same state:
 
-    zygote ── fork ──> warden: its own session; new user, pid, IPC and mount namespaces
-              warden ── fork ──> init, pid 1 of the run: forks the candidate first, mounts a new
+    zygote ── fork into new user, pid, IPC and mount namespaces (one clone) ──>
+              init, pid 1 of the run: its own session; forks the candidate first, mounts a new
                        tmpfs on every writable area and an empty /proc, and only then reads the run
                        (settings, key, source) from the supervisor's pipe and writes the sighted source
               init ── fork ──> candidate: its settings from init; fds 0-4, rlimits, the seccomp
@@ -46,6 +46,7 @@ SOCKET_FD = 3
 WATCHES_FD = 4
 #: The descriptors of one run, in the order the supervisor sends them.
 RUN_FDS = ("stdout", "stderr", "meta", "status", "params")
+STATUS = RUN_FDS.index("status")
 #: Each writable area of a run is a new tmpfs of this size.
 AREA_BYTES = 64 * 1024 * 1024
 SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -82,6 +83,8 @@ class Config:
         # Only the box is wiped unless the wall says which areas are its own.
         self.writable = self.writable or [self.box]
         self.work_dir = os.path.join(self.box, "work")
+        #: The session's ids, which each run's new user namespace maps to themselves.
+        self.uid, self.gid = os.getuid(), os.getgid()
 
     def argv(self) -> list[str]:
         """The argv that makes the same Config in the zygote."""
@@ -122,8 +125,8 @@ class Launch:
 
 
 def serve(config: Config, launcher: dict[str, object]) -> Launch:
-    """Fork a warden for every message on the socket; return only in a Python candidate."""
-    # The kernel reaps the wardens: reaping them here would make the zygote's allocations depend on
+    """Fork a run's init for every message on the socket; return only in a Python candidate."""
+    # The kernel reaps each init: reaping it here would make the zygote's allocations depend on
     # how fast the last run ended, and the next run would see it in where its objects land.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.disable()
@@ -141,43 +144,43 @@ def serve(config: Config, launcher: dict[str, object]) -> Launch:
             if not message:
                 os._exit(0)  # the supervisor is gone
             continue
-        warden = os.fork()
-        if warden == 0:
+        try:
+            init = confine.fork_fresh() if config.fresh else os.fork()
+        except OSError as exc:
+            _tell(fds[STATUS], b"X namespaces: " + str(exc).encode("utf-8", "replace")[:2000] + b"\n")
+            init = -1
+        if init == 0:
             channel.close()
-            return _warden(config, dict(zip(RUN_FDS, fds, strict=True)))
+            return _init(config, dict(zip(RUN_FDS, fds, strict=True)))
         for fd in fds:
             os.close(fd)
 
 
-def _warden(config: Config, fds: dict[str, int]) -> Launch:
-    """The run's own session and namespaces; waits for init, whose death ends everything of the run."""
+def _tell(status_w: int, line: bytes) -> None:
+    """One line on a run's status pipe, which the supervisor drains; a run it has given up on is not waited for."""
+    try:
+        os.write(status_w, line)
+    except OSError:
+        pass
+
+
+def _init(config: Config, fds: dict[str, int]) -> Launch:
+    """Pid 1 of the run: its own session and ids, the candidate, then the run's settings, mounts and source; wait4."""
     status_w = fds["status"]
     try:
+        # Its pid as the supervisor sees it, first on the pipe (fixed width: the bytes must not depend on
+        # how many runs came before); inside its namespace it is 1, and /proc is still the session's here.
+        os.write(status_w, b"W %010d\n" % (int(os.readlink("/proc/self")) if config.fresh else os.getpid()))
+        if config.fresh:
+            confine.map_own_ids(config.uid, config.gid)
         os.setsid()
         for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         confine.die_with_parent(signal.SIGKILL)
         _close_all_but({*fds.values(), *((config.watches,) if config.watches >= 0 else ())})
-        # Fixed width: the bytes a run's pid is written in must not depend on how many runs came before.
-        os.write(status_w, b"W %010d\n" % os.getpid())
-        if config.fresh:
-            confine.fresh_namespaces()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         _fail(status_w, f"namespaces: {exc}")
-    init = os.fork()
-    if init == 0:
-        return _init(config, fds)
-    for fd in fds.values():
-        os.close(fd)
-    _, status = os.waitpid(init, 0)
-    os._exit(0 if os.WIFEXITED(status) else 1)
-
-
-def _init(config: Config, fds: dict[str, int]) -> Launch:
-    """Pid 1 of the run: the candidate first, then the run's settings, mounts and source; then wait4."""
-    status_w = fds["status"]
     try:
-        confine.die_with_parent(signal.SIGKILL)
         setup_r, setup_w = os.pipe()
         src_r, src_w = os.pipe()
         key_r, key_w = os.pipe()
