@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import typer
+import click
 
 from quinebox.errors import InfraError, UsageError
 
@@ -26,148 +27,164 @@ if TYPE_CHECKING:
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_NOT_JUDGED = 4
 
-app = typer.Typer(
-    name="quinebox",
-    help="Verify self-reproducing Fibonacci programs (quine chains) in a sandbox, with evidence.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+PATH = click.Path(path_type=Path)
 
 
-def _plain_arguments() -> None:
-    """Show arguments as click does (``PROGRAM``), not as recent typer does (``{PROGRAM}``, ``PROGRAM <str>``)."""
-    from typer.core import TyperArgument
-
-    def usage(self: Any) -> str:
-        name = str(self.metavar or self.name).upper()
-        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
-
-    if hasattr(TyperArgument, "_usage_display_name"):
-        TyperArgument._usage_display_name = usage  # type: ignore[method-assign]
-    if hasattr(TyperArgument, "display_type_rich"):
-        TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
-
-
-_plain_arguments()
-
-
-def _show_version(value: bool) -> None:
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         from quinebox import __version__
 
-        typer.echo(f"quinebox {__version__}")
-        raise typer.Exit(EXIT_PASS)
+        click.echo(f"quinebox {__version__}")
+        ctx.exit(EXIT_PASS)
 
 
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)
-    ] = False,
-) -> None:
+@click.group(name="quinebox", context_settings=CONTEXT, no_args_is_help=True)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Print the version and exit.",
+)
+def app() -> None:
     """Verify self-reproducing Fibonacci programs (quine chains) in a sandbox, with evidence."""
 
 
 # Options shared by verify and grade: one definition, one help text.
-Generations = Annotated[
-    int,
-    typer.Option(
+def _generations(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
         "--generations",
         "-n",
-        min=1,
+        type=click.IntRange(min=1),
+        default=50,
+        show_default=True,
         metavar="N",
         envvar="QUINEBOX_GENERATIONS",
         help="N --next steps: run programs P0..PN (N+1 numbers); at least 1.",
-    ),
-]
-SequenceOpt = Annotated[str, typer.Option("--sequence", metavar="S", help="fibonacci, lucas, or two seeds like 2,1.")]
-Sandbox = Annotated[
-    str,
-    typer.Option(
-        "--sandbox", metavar="NAME", envvar="QUINEBOX_SANDBOX", help="auto, bwrap, docker or none (none: not isolated)."
-    ),
-]
-LanguageOpt = Annotated[
-    str,
-    typer.Option(
-        "--language",
-        metavar="NAME",
-        envvar="QUINEBOX_LANGUAGE",
-        help="auto (fence tag, extension, shebang, content), python, javascript, ruby, c or bash.",
-    ),
-]
-AllowReflection = Annotated[
-    bool,
-    typer.Option(
-        "--allow-reflection",
-        help="Code-golf view: reading its own code from memory passes integrity (reading its file never does).",
-    ),
-]
-Timeout = Annotated[float | None, typer.Option("--timeout", metavar="S", help="Wall seconds per run.", min=0.1)]
-Memory = Annotated[int | None, typer.Option("--memory", metavar="MIB", help="Memory limit per process, MiB.", min=16)]
-OutputBytes = Annotated[
-    int | None, typer.Option("--output-bytes", metavar="N", help="Output bytes kept per stream.", min=64)
-]
-WorkBudget = Annotated[int | None, typer.Option("--work-budget", metavar="N", help="Work units per run.", min=1000)]
-JunitXml = Annotated[
-    Path | None, typer.Option("--junit-xml", metavar="PATH", help="Also write a JUnit XML report to this path.")
-]
-HtmlOut = Annotated[
-    Path | None, typer.Option("--html", metavar="PATH", help="Also write a self-contained HTML page to this path.")
-]
+    )(function)
+
+
+def _common(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--sequence, --sandbox, --language and --allow-reflection."""
+    for option in reversed(
+        (
+            click.option(
+                "--sequence",
+                default="fibonacci",
+                show_default=True,
+                metavar="S",
+                help="fibonacci, lucas, or two seeds like 2,1.",
+            ),
+            click.option(
+                "--sandbox",
+                default="auto",
+                show_default=True,
+                metavar="NAME",
+                envvar="QUINEBOX_SANDBOX",
+                help="auto, bwrap, docker or none (none: not isolated).",
+            ),
+            click.option(
+                "--language",
+                default="auto",
+                show_default=True,
+                metavar="NAME",
+                envvar="QUINEBOX_LANGUAGE",
+                help="auto (fence tag, extension, shebang, content), python, javascript, ruby, c or bash.",
+            ),
+            click.option(
+                "--allow-reflection",
+                is_flag=True,
+                help="Code-golf view: reading its own code from memory passes integrity (reading its file never does).",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def _limit_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--timeout, --memory, --output-bytes and --work-budget: per-run limits over the defaults."""
+    for option in reversed(
+        (
+            click.option("--timeout", type=click.FloatRange(min=0.1), metavar="S", help="Wall seconds per run."),
+            click.option("--memory", type=click.IntRange(min=16), metavar="MIB", help="Memory limit per process, MiB."),
+            click.option(
+                "--output-bytes", type=click.IntRange(min=64), metavar="N", help="Output bytes kept per stream."
+            ),
+            click.option("--work-budget", type=click.IntRange(min=1000), metavar="N", help="Work units per run."),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def _pages(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--junit-xml and --html."""
+    function = click.option(
+        "--html", type=PATH, metavar="PATH", help="Also write a self-contained HTML page to this path."
+    )(function)
+    return click.option("--junit-xml", type=PATH, metavar="PATH", help="Also write a JUnit XML report to this path.")(
+        function
+    )
 
 
 def _fail(code: int, message: str) -> NoReturn:
-    typer.echo(f"quinebox: {message}", err=True)
-    raise typer.Exit(code)
+    click.echo(f"quinebox: {message}", err=True)
+    raise SystemExit(code)
 
 
-@app.command()
+@app.command(context_settings=CONTEXT)
+@click.argument("program", metavar="PROGRAM")
+@_generations
+@_common
+@click.option(
+    "--next-flag",
+    default="--next",
+    show_default=True,
+    metavar="FLAG",
+    help="The argument that asks for the next program.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--keep-going", is_flag=True, help="Do not stop at the first failing generation.")
+@click.option("--from-response", is_flag=True, help="PROGRAM is a model's whole response: find the program in it.")
+@_limit_options
+@click.option(
+    "--deadline",
+    type=float,
+    metavar="SECONDS",
+    help="Seconds the whole verification may take; then it fails check runs [env QUINEBOX_DEADLINE_S; 300].",
+)
+@_pages
+@click.option("--save-programs", type=PATH, metavar="DIR", help="Write P0..PN into this directory: gen-000.py ...")
+@click.option("--show-program", is_flag=True, help="Print the program that was verified (P0) on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or report on stderr.")
 def verify(
-    program: Annotated[
-        str, typer.Argument(metavar="PROGRAM", help="Path to the candidate program, or - to read it from stdin.")
-    ],
-    generations: Generations = 50,
-    sequence: SequenceOpt = "fibonacci",
-    next_flag: Annotated[
-        str, typer.Option("--next-flag", metavar="FLAG", help="The argument that asks for the next program.")
-    ] = "--next",
-    sandbox: Sandbox = "auto",
-    language: LanguageOpt = "auto",
-    allow_reflection: AllowReflection = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
-    keep_going: Annotated[bool, typer.Option("--keep-going", help="Do not stop at the first failing generation.")] = (
-        False
-    ),
-    from_response: Annotated[
-        bool, typer.Option("--from-response", help="PROGRAM is a model's whole response: find the program in it.")
-    ] = False,
-    timeout: Timeout = None,
-    memory: Memory = None,
-    output_bytes: OutputBytes = None,
-    work_budget: WorkBudget = None,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            "--deadline",
-            metavar="SECONDS",
-            help="Seconds the whole verification may take; then it fails check runs [env QUINEBOX_DEADLINE_S; 300].",
-        ),
-    ] = None,
-    junit_xml: JunitXml = None,
-    html: HtmlOut = None,
-    save_programs: Annotated[
-        Path | None, typer.Option("--save-programs", help="Write P0..PN into this directory: gen-000.py ...")
-    ] = None,
-    show_program: Annotated[
-        bool, typer.Option("--show-program", help="Print the program that was verified (P0) on stderr.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or report on stderr.")] = False,
+    program: str,
+    generations: int,
+    sequence: str,
+    next_flag: str,
+    sandbox: str,
+    language: str,
+    allow_reflection: bool,
+    as_json: bool,
+    keep_going: bool,
+    from_response: bool,
+    timeout: float | None,
+    memory: int | None,
+    output_bytes: int | None,
+    work_budget: int | None,
+    deadline: float | None,
+    junit_xml: Path | None,
+    html: Path | None,
+    save_programs: Path | None,
+    show_program: bool,
+    quiet: bool,
 ) -> None:
     """Run PROGRAM through N --next generations in a sandbox and judge every check.
+
+    PROGRAM is the path to the candidate program, or - to read it from stdin.
 
     Exit codes: 0 pass, 1 fail, 2 usage error, 3 infrastructure error, 4 not judged, 130 interrupted.
     """
@@ -198,7 +215,7 @@ def verify(
         "on_generation": progress.advance if progress is not None else None,
     }
     if not from_response and _looks_like_response(program, source):
-        typer.echo(
+        click.echo(
             f"quinebox: {program} looks like a model's response (Markdown, code fences); "
             "add --from-response to find the program in it",
             err=True,
@@ -232,7 +249,7 @@ def verify(
         render_rich.render(report, console)
     if show_program:
         _show_program(report, source, from_response, as_json)
-    raise typer.Exit(_exit_code(report))
+    raise SystemExit(_exit_code(report))
 
 
 def _show_program(report: Report, source: bytes, from_response: bool, as_json: bool) -> None:
@@ -268,7 +285,7 @@ def _looks_like_response(program: str, source: bytes) -> bool:
 
 def _emit(report: Report, as_json: bool, junit_xml: Path | None, program: str) -> None:
     if as_json:
-        typer.echo(report.to_json())
+        click.echo(report.to_json())
     if junit_xml is not None:
         from quinebox.report.render_junit import verify_junit
 
@@ -300,7 +317,7 @@ def _emit_pages(report: Report, html: Path | None, programs: Path | None) -> Non
         except UsageError as exc:
             _fail(EXIT_USAGE, str(exc))
         if missing:
-            typer.echo(f"quinebox: programs not in the report (too large), not saved: {missing}", err=True)
+            click.echo(f"quinebox: programs not in the report (too large), not saved: {missing}", err=True)
 
 
 def _write(path: Path, text: str) -> None:
@@ -331,58 +348,75 @@ def _limits(timeout: float | None, memory: int | None, output_bytes: int | None,
     return replace(Limits.from_env(), **changes).validated()
 
 
-@app.command()
+@app.command(context_settings=CONTEXT)
+@click.argument("samples", type=PATH, metavar="SAMPLES")
+@click.option(
+    "--out",
+    "-o",
+    type=PATH,
+    required=True,
+    metavar="PATH",
+    help="Graded JSONL; rows graded there with the same settings are kept.",
+)
+@click.option(
+    "--field", default="response", show_default=True, metavar="KEY", help="The key holding the model's response."
+)
+@click.option("--id-field", default="id", show_default=True, metavar="KEY", help="The key identifying a row.")
+@click.option("--raw", is_flag=True, help="The field is the program itself, not a response.")
+@_generations
+@_common
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True, metavar="N", help="Verifications at once."
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    metavar="N",
+    help="Retries of a row after an infra error.",
+)
+@click.option("--regrade", is_flag=True, help="Grade again the rows of --out graded with other settings.")
+@click.option("--full-reports", is_flag=True, help="Store each row's whole report under quinebox.report.")
+@click.option("--shard", metavar="K/N", help="K/N: grade only shard K of N (stable hash of the id mod N).")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Grade on a Ray actor pool, one actor per CPU: local (join or start one here), auto, HOST:PORT.",
+)
+@_limit_options
+@_pages
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary on stderr.")
 def grade(
-    samples: Annotated[
-        Path, typer.Argument(metavar="SAMPLES", help="A JSONL file: one JSON object per line; - reads stdin.")
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out", "-o", metavar="PATH", help="Graded JSONL; rows graded there with the same settings are kept."
-        ),
-    ],
-    field: Annotated[
-        str, typer.Option("--field", metavar="KEY", help="The key holding the model's response.")
-    ] = "response",
-    id_field: Annotated[str, typer.Option("--id-field", metavar="KEY", help="The key identifying a row.")] = "id",
-    raw: Annotated[bool, typer.Option("--raw", help="The field is the program itself, not a response.")] = False,
-    generations: Generations = 50,
-    sequence: SequenceOpt = "fibonacci",
-    sandbox: Sandbox = "auto",
-    language: LanguageOpt = "auto",
-    allow_reflection: AllowReflection = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, help="Verifications at once.")] = 2,
-    retries: Annotated[
-        int, typer.Option("--retries", metavar="N", min=0, help="Retries of a row after an infra error.")
-    ] = 2,
-    regrade: Annotated[
-        bool, typer.Option("--regrade", help="Grade again the rows of --out graded with other settings.")
-    ] = False,
-    full_reports: Annotated[
-        bool, typer.Option("--full-reports", help="Store each row's whole report under quinebox.report.")
-    ] = False,
-    shard: Annotated[
-        str | None,
-        typer.Option("--shard", metavar="K/N", help="K/N: grade only shard K of N (stable hash of the id mod N)."),
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray",
-            metavar="ADDRESS",
-            help="Grade on a Ray actor pool, one actor per CPU: local (join or start one here), auto, HOST:PORT.",
-        ),
-    ] = None,
-    timeout: Timeout = None,
-    memory: Memory = None,
-    output_bytes: OutputBytes = None,
-    work_budget: WorkBudget = None,
-    junit_xml: JunitXml = None,
-    html: HtmlOut = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")] = False,
+    samples: Path,
+    out: Path,
+    field: str,
+    id_field: str,
+    raw: bool,
+    generations: int,
+    sequence: str,
+    sandbox: str,
+    language: str,
+    allow_reflection: bool,
+    jobs: int,
+    retries: int,
+    regrade: bool,
+    full_reports: bool,
+    shard: str | None,
+    ray_address: str | None,
+    timeout: float | None,
+    memory: int | None,
+    output_bytes: int | None,
+    work_budget: int | None,
+    junit_xml: Path | None,
+    html: Path | None,
+    quiet: bool,
 ) -> None:
-    """Grade every model response in SAMPLES, adding a verdict to each row; resumable."""
+    """Grade every model response in SAMPLES, adding a verdict to each row; resumable.
+
+    SAMPLES is a JSONL file, one JSON object per line; - reads stdin.
+    """
     from quinebox.grade import GradeOptions, grade_file, iter_graded, parse_shard
     from quinebox.report import render_rich
 
@@ -420,7 +454,7 @@ def grade(
             engine=engine,
         )
         if engine is not None and not quiet:
-            typer.echo(f"quinebox: graded on {engine.actors} Ray actors across {engine.nodes} nodes", err=True)
+            click.echo(f"quinebox: graded on {engine.actors} Ray actors across {engine.nodes} nodes", err=True)
     except UsageError as exc:
         _stop(progress)
         _fail(EXIT_USAGE, str(exc))
@@ -439,7 +473,7 @@ def grade(
         _write_grade_page(out, html, field, raw, samples.name)
     if not quiet:
         render_rich.render_grade_summary(summary, console)
-    raise typer.Exit(EXIT_INFRA if summary.verdicts.get("error") else EXIT_PASS)
+    raise SystemExit(EXIT_INFRA if summary.verdicts.get("error") else EXIT_PASS)
 
 
 def _ray_engine(address: str) -> Any:
@@ -452,17 +486,19 @@ def _ray_engine(address: str) -> Any:
     return RayEngine(None if address == "local" else address)
 
 
-@app.command()
-def merge(
-    outs: Annotated[list[Path], typer.Argument(help="Graded JSONL files, e.g. the shards of one split.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The joined JSONL, one row per id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-) -> None:
-    """Join graded shards into one file and print the whole file's summary."""
+@app.command(context_settings=CONTEXT)
+@click.argument("outs", nargs=-1, required=True, type=PATH, metavar="OUT...")
+@click.option("--out", "-o", type=PATH, required=True, metavar="PATH", help="The joined JSONL, one row per id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def merge(outs: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Join graded shards into one file and print the whole file's summary.
+
+    OUT... are graded JSONL files, e.g. the shards of one split.
+    """
     from quinebox.grade import merge_files
 
     try:
-        summary = merge_files(outs, out)
+        summary = merge_files(list(outs), out)
     except UsageError as exc:
         _fail(EXIT_USAGE, str(exc))
     whole = summary.whole
@@ -470,33 +506,53 @@ def merge(
     if as_json:
         fields = {"rows": whole.rows, "verdicts": whole.verdicts, "failing": whole.failing, "errors": whole.errors}
         fields |= {"not_judged": whole.not_judged, "pass_rate": whole.pass_rate, "mean_score": whole.mean_score}
-        typer.echo(json.dumps(fields))
+        click.echo(json.dumps(fields))
     fails = ", ".join(f"{check} {len(ids)}" for check, ids in sorted(whole.failing.items(), key=lambda i: -len(i[1])))
     parts = [f"pass {whole.verdicts.get('pass', 0)}", f"fail {whole.verdicts.get('fail', 0)}"]
     parts[-1] += f" ({fails})" if fails else ""
     parts += [f"{v} {n}" for v, n in whole.verdicts.items() if v not in ("pass", "fail")]
     rate = "" if whole.pass_rate is None else f"; pass rate {whole.pass_rate:.3f}"
-    typer.echo(f"merged {len(outs)} files into {out}: {whole.rows} rows; " + ", ".join(parts) + rate, err=True)
-    raise typer.Exit(EXIT_INFRA if whole.verdicts.get("error") else EXIT_PASS)
+    click.echo(f"merged {len(outs)} files into {out}: {whole.rows} rows; " + ", ".join(parts) + rate, err=True)
+    raise SystemExit(EXIT_INFRA if whole.verdicts.get("error") else EXIT_PASS)
 
 
-@app.command("lm-eval-path")
+@app.command("lm-eval-path", context_settings=CONTEXT)
 def lm_eval_path() -> None:
     """Print the folder holding the lm-evaluation-harness task (for --include_path)."""
     from quinebox.integrations.lm_eval import task_path
 
-    typer.echo(str(task_path()))
+    click.echo(str(task_path()))
 
 
-@app.command()
+@app.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless told.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8321, show_default=True, help="Port; 0 picks a free one."
+)
+@click.option(
+    "--generations", "-n", type=click.IntRange(min=0), default=20, show_default=True, help="Default N per request."
+)
+@click.option(
+    "--sandbox",
+    default="auto",
+    show_default=True,
+    metavar="NAME",
+    envvar="QUINEBOX_SANDBOX",
+    help="auto, bwrap, docker or none (none: not isolated).",
+)
+@click.option("--max-in-flight", type=click.IntRange(min=1), help="Then 503.")
+@click.option(
+    "--deadline", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Seconds per request, then 504."
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1024),
+    default=8 << 20,
+    show_default=True,
+    help="Request body bytes, then 413.",
+)
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to bind; loopback unless told.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 8321,
-    generations: Annotated[int, typer.Option("--generations", "-n", min=0, help="Default N per request.")] = 20,
-    sandbox: Sandbox = "auto",
-    max_in_flight: Annotated[int | None, typer.Option("--max-in-flight", min=1, help="Then 503.")] = None,
-    deadline: Annotated[float, typer.Option("--deadline", min=1, help="Seconds per request, then 504.")] = 300.0,
-    max_body: Annotated[int, typer.Option("--max-body", min=1024, help="Request body bytes, then 413.")] = 8 << 20,
+    host: str, port: int, generations: int, sandbox: str, max_in_flight: int | None, deadline: float, max_body: int
 ) -> None:
     """Serve /verify, /grade, /get_reward (OpenRLHF) and /healthz over HTTP until SIGTERM."""
     try:
@@ -521,34 +577,30 @@ def serve(
     except InfraError as exc:
         _fail(EXIT_INFRA, f"infrastructure error: {exc}")
     bound_host, bound_port = sock.getsockname()[:2]
-    typer.echo(f"quinebox: serving on http://{bound_host}:{bound_port}", err=True)
+    click.echo(f"quinebox: serving on http://{bound_host}:{bound_port}", err=True)
     try:
         run(options, sock)
     except KeyboardInterrupt:
         pass  # uvicorn has already finished what was in flight and closed the lanes
-    typer.echo("quinebox: stopped", err=True)
+    click.echo("quinebox: stopped", err=True)
 
 
-image_app = typer.Typer(help="The docker sandbox image.", no_args_is_help=True)
-app.add_typer(image_app, name="image")
+@app.group("image", context_settings=CONTEXT, no_args_is_help=True)
+def image_app() -> None:
+    """The docker sandbox image."""
 
 
-@image_app.command("build")
-def image_build(
-    tag: Annotated[
-        str | None, typer.Option("--tag", help="Image name (default QUINEBOX_IMAGE or quinebox-sandbox:latest).")
-    ] = None,
-    base_image: Annotated[
-        str | None, typer.Option("--base-image", help="BASE_IMAGE build argument, e.g. quinebox-base:bookworm.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No build log on stderr.")] = False,
-) -> None:
+@image_app.command("build", context_settings=CONTEXT)
+@click.option("--tag", help="Image name (default QUINEBOX_IMAGE or quinebox-sandbox:latest).")
+@click.option("--base-image", help="BASE_IMAGE build argument, e.g. quinebox-base:bookworm.")
+@click.option("--quiet", "-q", is_flag=True, help="No build log on stderr.")
+def image_build(tag: str | None, base_image: str | None, quiet: bool) -> None:
     """Build the sandbox image from this quinebox's Dockerfile and guest code."""
     from quinebox.images import build_image, image_name
 
     def show(line: str) -> None:
         if not quiet:
-            typer.echo(line.rstrip(), err=True)
+            click.echo(line.rstrip(), err=True)
 
     try:
         image_id = build_image(tag, base_image=base_image, progress=show)
@@ -556,15 +608,12 @@ def image_build(
         _fail(EXIT_INFRA, str(exc))
     except KeyboardInterrupt:
         _fail(EXIT_INTERRUPTED, "interrupted")
-    typer.echo(f"built {image_name(tag)} ({image_id})", err=True)
+    click.echo(f"built {image_name(tag)} ({image_id})", err=True)
 
 
-@app.command("gc")
-def collect_garbage(
-    everything: Annotated[
-        bool, typer.Option("--all", help="Remove every quinebox container, live sessions included.")
-    ] = False,
-) -> None:
+@app.command("gc", context_settings=CONTEXT)
+@click.option("--all", "everything", is_flag=True, help="Remove every quinebox container, live sessions included.")
+def collect_garbage(everything: bool) -> None:
     """Remove quinebox containers whose owner is gone or whose time-to-live is past."""
     from quinebox.images import gc
 
@@ -572,25 +621,26 @@ def collect_garbage(
         removed = gc(all_=everything)
     except InfraError as exc:
         _fail(EXIT_INFRA, str(exc))
-    typer.echo(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""), err=True)
+    click.echo(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""), err=True)
 
 
-@app.command()
-def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False) -> None:
+@app.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+def doctor(as_json: bool) -> None:
     """Say which sandboxes work on this machine and, for each that does not, the exact fix."""
     from quinebox.doctor import diagnose
 
     findings = diagnose()
     if as_json:
-        typer.echo(json.dumps([f.to_dict() for f in findings], indent=2))
+        click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
     else:
         for finding in findings:  # the table the user asked for: stdout, so that it pipes into grep
             mark = "ok  " if finding.ok else "FAIL"
-            typer.echo(f"{mark} {finding.name:17} {finding.detail}")
+            click.echo(f"{mark} {finding.name:17} {finding.detail}")
             if finding.fix:
-                typer.echo(f"     {'':17} fix: {finding.fix}")
+                click.echo(f"     {'':17} fix: {finding.fix}")
     usable = [f for f in findings if f.ok and f.name in ("bwrap", "docker")]
-    raise typer.Exit(EXIT_PASS if usable else EXIT_INFRA)
+    raise SystemExit(EXIT_PASS if usable else EXIT_INFRA)
 
 
 def _write_grade_page(out: Path, html: Path, field: str, raw: bool, title: str) -> None:
@@ -604,18 +654,18 @@ def _write_grade_page(out: Path, html: Path, field: str, raw: bool, title: str) 
     _write(html, render_grade(rows, title))
 
 
-@app.command()
-def show(
-    graded: Annotated[
-        Path, typer.Argument(metavar="GRADED", help="A graded JSONL file, as written by quinebox grade --out.")
-    ],
-    row_id: Annotated[str, typer.Argument(metavar="ID", help="The id of the row to show.")],
-    html: HtmlOut = None,
-    field: Annotated[str, typer.Option("--field", help="The key holding the model's response.")] = "response",
-    raw: Annotated[bool, typer.Option("--raw", help="The field is the program itself, not a response.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the row's grade as JSON on stdout.")] = False,
-) -> None:
-    """Show one graded row: its verdict panel, and with --html its page."""
+@app.command(context_settings=CONTEXT)
+@click.argument("graded", type=PATH, metavar="GRADED")
+@click.argument("row_id", metavar="ID")
+@click.option("--html", type=PATH, metavar="PATH", help="Also write a self-contained HTML page to this path.")
+@click.option("--field", default="response", show_default=True, help="The key holding the model's response.")
+@click.option("--raw", is_flag=True, help="The field is the program itself, not a response.")
+@click.option("--json", "as_json", is_flag=True, help="Print the row's grade as JSON on stdout.")
+def show(graded: Path, row_id: str, html: Path | None, field: str, raw: bool, as_json: bool) -> None:
+    """Show one graded row: its verdict panel, and with --html its page.
+
+    GRADED is a graded JSONL file, as written by quinebox grade --out; ID is the id of the row to show.
+    """
     from quinebox.report import render_rich
     from quinebox.report.graded import RESULT_KEY, graded_rows, read_graded, row_report
     from quinebox.report.render_html import render_row
@@ -628,18 +678,18 @@ def show(
         _fail(EXIT_USAGE, f"no graded row with id {row_id!r} in {graded}")
     row = list(graded_rows(rows, field, raw))[-1]
     if as_json:
-        typer.echo(json.dumps(row.grade, ensure_ascii=False))
+        click.echo(json.dumps(row.grade, ensure_ascii=False))
     if html is not None:
         _write(html, render_row(row))
     render_rich.render(row_report(row), render_rich.stderr_console())
 
 
-@app.command()
+@app.command(context_settings=CONTEXT)
 def schema() -> None:
     """Print the JSON Schema of the --json report."""
     from quinebox.report.schema import REPORT_SCHEMA
 
-    typer.echo(json.dumps(REPORT_SCHEMA, indent=2))
+    click.echo(json.dumps(REPORT_SCHEMA, indent=2))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -653,19 +703,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = app(standalone_mode=False)  # returns the command's exit code instead of exiting
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("quinebox: interrupted", err=True)
+        code = app.main(prog_name="quinebox", standalone_mode=False)  # returns instead of exiting
+    except (KeyboardInterrupt, click.exceptions.Abort):  # Abort: a KeyboardInterrupt that click caught
+        click.echo("quinebox: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # click's usage errors (typer may vendor click) and anything unforeseen
-        if type(exc).__name__ == "Abort":
-            sys.exit(EXIT_INTERRUPTED)
-        show = getattr(exc, "show", None)
-        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
-            show()
-            sys.exit(EXIT_USAGE)
-        typer.echo(f"quinebox: internal error: {type(exc).__name__}: {exc}", err=True)
+    except click.ClickException as exc:  # a usage error: click's own one-line message
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # anything unforeseen
+        click.echo(f"quinebox: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INFRA)
     sys.exit(code if isinstance(code, int) else EXIT_PASS)

@@ -153,7 +153,7 @@ def test_image_build_and_gc() -> None:
 
 @pytest.mark.needs_bwrap
 def test_quiet_json_verify_imports_neither_rich_nor_asyncio() -> None:
-    """Machines that read the JSON pay for no terminal renderer and no event loop at start."""
+    """Machines that read the JSON pay for no terminal renderer, no event loop and no validation library at start."""
     script = (
         "import sys\n"
         "from quinebox.cli import main\n"
@@ -161,7 +161,7 @@ def test_quiet_json_verify_imports_neither_rich_nor_asyncio() -> None:
         "try:\n"
         "    main()\n"
         "except SystemExit as done:\n"
-        "    loaded = sorted(m for m in ('rich', 'asyncio') if m in sys.modules)\n"
+        "    loaded = sorted(m for m in ('rich', 'asyncio', 'pydantic', 'typer') if m in sys.modules)\n"
         "    print('LOADED', loaded, done.code, file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)

@@ -18,9 +18,9 @@ def loaded_after(statement: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def test_checks_and_report_model_load_neither_rich_nor_docker_nor_typer() -> None:
+def test_checks_and_report_model_load_neither_rich_nor_docker_nor_click() -> None:
     modules = loaded_after("import quinebox.checks, quinebox.report.model, quinebox.report.build")
-    assert not {m for m in modules if m.split(".")[0] in ("rich", "docker", "typer")}
+    assert not {m for m in modules if m.split(".")[0] in ("rich", "docker", "click")}
     assert "quinebox.backends.bwrap" not in modules
 
 

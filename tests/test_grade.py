@@ -261,4 +261,4 @@ def test_zero_generations_is_a_usage_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "quinebox", "verify", "-"], input="print(0)\n", capture_output=True, text=True, env=env
     )
-    assert result.returncode == 2 and "greater than or equal to 1" in result.stderr
+    assert result.returncode == 2 and "0 is not in the range x>=1" in result.stderr
