@@ -217,9 +217,9 @@ def fork_fresh() -> int:
     """`os.fork`, the child born in new user, pid, IPC and mount namespaces: pid 1 of its own.
 
     One clone instead of a fork, an unshare and a second fork: the process that would only
-    have unshared and waited costs a copy of the interpreter's page tables and its teardown,
-    a third of a run's CPU. Python's own fork bookkeeping runs around the clone, as it does
-    around os.fork's. The child's first step is `map_own_ids`.
+    have unshared and waited cost a copy of the interpreter's page tables and its teardown,
+    about a sixth of a run's CPU (`bench/run_cost.py`). Python's own fork bookkeeping runs
+    around the clone, as it does around os.fork's. The child's first step is `map_own_ids`.
 
     Raises:
         WallError: the kernel refused the namespaces, or the machine's syscall table is unknown.
