@@ -52,82 +52,73 @@ def app() -> None:
     """Verify self-reproducing Fibonacci programs (quine chains) in a sandbox, with evidence."""
 
 
-# Options shared by verify and grade: one definition, one help text.
-def _generations(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--generations",
-        "-n",
-        type=click.IntRange(min=1),
-        default=50,
+def _stacked(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """One decorator for several click options, in the order they are listed (and shown in --help)."""
+
+    def apply(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+# Options shared by commands: one definition, one help text.
+_generations = click.option(
+    "--generations",
+    "-n",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    metavar="N",
+    envvar="QUINEBOX_GENERATIONS",
+    help="N --next steps: run programs P0..PN (N+1 numbers); at least 1.",
+)
+_sandbox = click.option(
+    "--sandbox",
+    default="auto",
+    show_default=True,
+    metavar="NAME",
+    envvar="QUINEBOX_SANDBOX",
+    help="auto, bwrap, docker or none (none: not isolated).",
+)
+_html = click.option("--html", type=PATH, metavar="PATH", help="Also write a self-contained HTML page to this path.")
+#: --sequence, --sandbox, --language and --allow-reflection.
+_common = _stacked(
+    click.option(
+        "--sequence",
+        default="fibonacci",
         show_default=True,
-        metavar="N",
-        envvar="QUINEBOX_GENERATIONS",
-        help="N --next steps: run programs P0..PN (N+1 numbers); at least 1.",
-    )(function)
-
-
-def _common(function: Callable[..., Any]) -> Callable[..., Any]:
-    """--sequence, --sandbox, --language and --allow-reflection."""
-    for option in reversed(
-        (
-            click.option(
-                "--sequence",
-                default="fibonacci",
-                show_default=True,
-                metavar="S",
-                help="fibonacci, lucas, or two seeds like 2,1.",
-            ),
-            click.option(
-                "--sandbox",
-                default="auto",
-                show_default=True,
-                metavar="NAME",
-                envvar="QUINEBOX_SANDBOX",
-                help="auto, bwrap, docker or none (none: not isolated).",
-            ),
-            click.option(
-                "--language",
-                default="auto",
-                show_default=True,
-                metavar="NAME",
-                envvar="QUINEBOX_LANGUAGE",
-                help="auto (fence tag, extension, shebang, content), python, javascript, ruby, c or bash.",
-            ),
-            click.option(
-                "--allow-reflection",
-                is_flag=True,
-                help="Code-golf view: reading its own code from memory passes integrity (reading its file never does).",
-            ),
-        )
-    ):
-        function = option(function)
-    return function
-
-
-def _limit_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """--timeout, --memory, --output-bytes and --work-budget: per-run limits over the defaults."""
-    for option in reversed(
-        (
-            click.option("--timeout", type=click.FloatRange(min=0.1), metavar="S", help="Wall seconds per run."),
-            click.option("--memory", type=click.IntRange(min=16), metavar="MIB", help="Memory limit per process, MiB."),
-            click.option(
-                "--output-bytes", type=click.IntRange(min=64), metavar="N", help="Output bytes kept per stream."
-            ),
-            click.option("--work-budget", type=click.IntRange(min=1000), metavar="N", help="Work units per run."),
-        )
-    ):
-        function = option(function)
-    return function
-
-
-def _pages(function: Callable[..., Any]) -> Callable[..., Any]:
-    """--junit-xml and --html."""
-    function = click.option(
-        "--html", type=PATH, metavar="PATH", help="Also write a self-contained HTML page to this path."
-    )(function)
-    return click.option("--junit-xml", type=PATH, metavar="PATH", help="Also write a JUnit XML report to this path.")(
-        function
-    )
+        metavar="S",
+        help="fibonacci, lucas, or two seeds like 2,1.",
+    ),
+    _sandbox,
+    click.option(
+        "--language",
+        default="auto",
+        show_default=True,
+        metavar="NAME",
+        envvar="QUINEBOX_LANGUAGE",
+        help="auto (fence tag, extension, shebang, content), python, javascript, ruby, c or bash.",
+    ),
+    click.option(
+        "--allow-reflection",
+        is_flag=True,
+        help="Code-golf view: reading its own code from memory passes integrity (reading its file never does).",
+    ),
+)
+#: --timeout, --memory, --output-bytes and --work-budget: per-run limits over the defaults.
+_limit_options = _stacked(
+    click.option("--timeout", type=click.FloatRange(min=0.1), metavar="S", help="Wall seconds per run."),
+    click.option("--memory", type=click.IntRange(min=16), metavar="MIB", help="Memory limit per process, MiB."),
+    click.option("--output-bytes", type=click.IntRange(min=64), metavar="N", help="Output bytes kept per stream."),
+    click.option("--work-budget", type=click.IntRange(min=1000), metavar="N", help="Work units per run."),
+)
+#: --junit-xml and --html.
+_pages = _stacked(
+    click.option("--junit-xml", type=PATH, metavar="PATH", help="Also write a JUnit XML report to this path."),
+    _html,
+)
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -135,7 +126,7 @@ def _fail(code: int, message: str) -> NoReturn:
     raise SystemExit(code)
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("program", metavar="PROGRAM")
 @_generations
 @_common
@@ -348,7 +339,7 @@ def _limits(timeout: float | None, memory: int | None, output_bytes: int | None,
     return replace(Limits.from_env(), **changes).validated()
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("samples", type=PATH, metavar="SAMPLES")
 @click.option(
     "--out",
@@ -486,7 +477,7 @@ def _ray_engine(address: str) -> Any:
     return RayEngine(None if address == "local" else address)
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("outs", nargs=-1, required=True, type=PATH, metavar="OUT...")
 @click.option("--out", "-o", type=PATH, required=True, metavar="PATH", help="The joined JSONL, one row per id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -516,7 +507,7 @@ def merge(outs: tuple[Path, ...], out: Path, as_json: bool) -> None:
     raise SystemExit(EXIT_INFRA if whole.verdicts.get("error") else EXIT_PASS)
 
 
-@app.command("lm-eval-path", context_settings=CONTEXT)
+@app.command("lm-eval-path")
 def lm_eval_path() -> None:
     """Print the folder holding the lm-evaluation-harness task (for --include_path)."""
     from quinebox.integrations.lm_eval import task_path
@@ -524,7 +515,7 @@ def lm_eval_path() -> None:
     click.echo(str(task_path()))
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless told.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8321, show_default=True, help="Port; 0 picks a free one."
@@ -532,14 +523,7 @@ def lm_eval_path() -> None:
 @click.option(
     "--generations", "-n", type=click.IntRange(min=0), default=20, show_default=True, help="Default N per request."
 )
-@click.option(
-    "--sandbox",
-    default="auto",
-    show_default=True,
-    metavar="NAME",
-    envvar="QUINEBOX_SANDBOX",
-    help="auto, bwrap, docker or none (none: not isolated).",
-)
+@_sandbox
 @click.option("--max-in-flight", type=click.IntRange(min=1), help="Then 503.")
 @click.option(
     "--deadline", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Seconds per request, then 504."
@@ -585,12 +569,12 @@ def serve(
     click.echo("quinebox: stopped", err=True)
 
 
-@app.group("image", context_settings=CONTEXT, no_args_is_help=True)
+@app.group("image", no_args_is_help=True)
 def image_app() -> None:
     """The docker sandbox image."""
 
 
-@image_app.command("build", context_settings=CONTEXT)
+@image_app.command("build")
 @click.option("--tag", help="Image name (default QUINEBOX_IMAGE or quinebox-sandbox:latest).")
 @click.option("--base-image", help="BASE_IMAGE build argument, e.g. quinebox-base:bookworm.")
 @click.option("--quiet", "-q", is_flag=True, help="No build log on stderr.")
@@ -611,7 +595,7 @@ def image_build(tag: str | None, base_image: str | None, quiet: bool) -> None:
     click.echo(f"built {image_name(tag)} ({image_id})", err=True)
 
 
-@app.command("gc", context_settings=CONTEXT)
+@app.command("gc")
 @click.option("--all", "everything", is_flag=True, help="Remove every quinebox container, live sessions included.")
 def collect_garbage(everything: bool) -> None:
     """Remove quinebox containers whose owner is gone or whose time-to-live is past."""
@@ -624,7 +608,7 @@ def collect_garbage(everything: bool) -> None:
     click.echo(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""), err=True)
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
 def doctor(as_json: bool) -> None:
     """Say which sandboxes work on this machine and, for each that does not, the exact fix."""
@@ -654,10 +638,10 @@ def _write_grade_page(out: Path, html: Path, field: str, raw: bool, title: str) 
     _write(html, render_grade(rows, title))
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 @click.argument("graded", type=PATH, metavar="GRADED")
 @click.argument("row_id", metavar="ID")
-@click.option("--html", type=PATH, metavar="PATH", help="Also write a self-contained HTML page to this path.")
+@_html
 @click.option("--field", default="response", show_default=True, help="The key holding the model's response.")
 @click.option("--raw", is_flag=True, help="The field is the program itself, not a response.")
 @click.option("--json", "as_json", is_flag=True, help="Print the row's grade as JSON on stdout.")
@@ -684,7 +668,7 @@ def show(graded: Path, row_id: str, html: Path | None, field: str, raw: bool, as
     render_rich.render(row_report(row), render_rich.stderr_console())
 
 
-@app.command(context_settings=CONTEXT)
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the --json report."""
     from quinebox.report.schema import REPORT_SCHEMA
