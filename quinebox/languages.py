@@ -76,6 +76,11 @@ class Language:
     """The Debian package that brings the interpreter, for fixes."""
     reflection: tuple[tuple[str, str], ...] = ()
     """Patterns in a program's text that read its own code where no outside measure can see it, each with why."""
+    twins_sampled: bool = False
+    """The blind run leaves the source nowhere in reach, so the blind runs carry the chain and a sighted
+    twin runs only where it can tell something: at three sampled generations and wherever one fails.
+    False where the blind run itself could read its text (the rest of ``bash -s``'s stdin), so every run
+    has its twin."""
 
     def recipe(self) -> dict[str, Any]:
         """What the sandbox's supervisor needs to start a run (see `Recipe` in sandbox/supervisor.py)."""
@@ -121,6 +126,7 @@ LANGUAGES: dict[str, Language] = {
             version_argv=("python3", "--version"),
             work_counter="function entries and loop back-edges (sys.monitoring, or settrace)",
             launcher="launch_python.py",
+            twins_sampled=True,
         ),
         Language(
             name="javascript",

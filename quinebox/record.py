@@ -131,6 +131,25 @@ class Generation:
     def run(self, kind: RunKind) -> RunResult | None:
         return self.runs.get(kind)
 
+    def judged_kind(self, kind: RunKind) -> RunKind:
+        """Which run stands for `kind` (DEFAULT or NEXT): the sighted run, or its blind twin when it ran alone.
+
+        A chain whose blind runs leave the source nowhere in reach runs the sighted twin only
+        where it can tell something (see `record_chain`); where both ran and they differ,
+        `integrity` or `determinism` fails at this generation, so the sighted run is judged.
+        """
+        if kind in self.runs:
+            return kind
+        blind = _BLIND_TWIN.get(kind)
+        return blind if blind is not None and blind in self.runs else kind
+
+    def judged(self, kind: RunKind) -> RunResult | None:
+        """The run that stands for `kind` (see `judged_kind`)."""
+        return self.runs.get(self.judged_kind(kind))
+
+
+_BLIND_TWIN = {twins.sighted: twins.blind for twins in TWINS}
+
 
 @dataclass(frozen=True)
 class Chain:

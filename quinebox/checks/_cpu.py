@@ -18,8 +18,8 @@ ever compared. Instead:
   answer for a chain's prefix never reverts when more generations arrive), and
   the fastest time has also risen FLOOR_MS above program 0's.
 
-The second bound uses the fastest of at least six runs (three generations,
-two runs each), and TOLERANCE 2.5 with NOISE_MS 20 still leaves 1.25x above
+The second bound uses the fastest of at least three runs (three generations,
+one to three runs each), and TOLERANCE 2.5 with NOISE_MS 20 still leaves 1.25x above
 the worst noise measured here, so a linear cost of any slope stays inside
 whatever the load. An exponential cost (2.9 ms to 271 ms over 50 generations)
 or a quadratic one over the same span leaves every line. What this cannot

@@ -102,7 +102,7 @@ def printed_numbers(chain: Chain) -> list[int | None]:
     """Per generation, the number its default run printed, or None where it printed no valid one."""
     numbers: list[int | None] = []
     for generation in chain.generations:
-        run = generation.run(RunKind.DEFAULT)
+        run = generation.judged(RunKind.DEFAULT)
         value = parse_number(run.stdout) if run is not None and run.ok else None
         numbers.append(value if isinstance(value, int) else None)
     return numbers

@@ -2,7 +2,9 @@
 
 The chain records a repeat of a sighted run whenever its blind twin behaved
 differently; a repeat that differs from the first means the output depends on
-chance or the clock (a random salt, a timestamp), not on the program.
+chance or the clock (a random salt, a timestamp), not on the program. Where
+twins are sampled (`quinebox.chain.twin_generations`), a program that stops
+being repeatable is caught at the next generation that has them.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Two kinds of evidence, both recorded by the chain: the audit events the
 launcher saw (file reads beyond the interpreter's own library, writes,
 sockets, processes, signals, ctypes, counter tampering), and the pairing of
-every sighted run (the source is a file) with a blind one (no copy anywhere).
-A blind run that behaves differently, while a second sighted run repeats the
-first, means the program depends on its own file.
+a sighted run (the source is a file) with a blind one (no copy anywhere),
+wherever the chain recorded both (see `quinebox.chain`). A blind run that
+behaves differently, while a second sighted run repeats the first, means the
+program depends on its own file.
 
 A third kind is read off the program itself: a table of answers. A program
 that spells four or more consecutive terms of the sequence beyond its state
@@ -232,7 +233,7 @@ def _advances_without_state(
 
 def _replay_differs(generation: Generation) -> CheckResult | None:
     """The cold replay: the program alone in a fresh sandbox must print what it printed in the chain."""
-    chained, alone = generation.run(RunKind.DEFAULT), generation.run(RunKind.REPLAY)
+    chained, alone = generation.judged(RunKind.DEFAULT), generation.run(RunKind.REPLAY)
     if chained is None or alone is None or chained.same_behaviour(alone):
         return None
     k = generation.index
@@ -261,7 +262,7 @@ def _shown_output(run: RunResult) -> str:
 
 
 def _printed(generation: Generation) -> int | None:
-    run = generation.run(RunKind.DEFAULT)
+    run = generation.judged(RunKind.DEFAULT)
     value = parse_number(run.stdout) if run is not None and run.ok else None
     return value if isinstance(value, int) else None
 

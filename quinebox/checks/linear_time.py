@@ -194,14 +194,14 @@ def _rounded(times: list[float | None]) -> list[float | None]:
 
 def _budget_spent(generation: Generation) -> str | None:
     for kind in _COUNTED:
-        run = generation.run(kind)
+        run = generation.judged(kind)
         if run is not None and run.status is Status.WL:
             return "default" if kind is RunKind.DEFAULT else "--next"
     return None
 
 
 def _work(generation: Generation) -> int | None:
-    counts = [r.work for k, r in generation.runs.items() if k in _COUNTED and r.work is not None]
+    counts = [r.work for kind in _COUNTED if (r := generation.judged(kind)) is not None and r.work is not None]
     return max(counts) if counts else None
 
 

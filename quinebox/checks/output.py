@@ -34,7 +34,7 @@ class OutputJudge(Judge):
 
     @override
     def _add(self, generation: Generation) -> CheckResult | None:
-        run = generation.run(RunKind.DEFAULT)
+        run = generation.judged(RunKind.DEFAULT)
         if run is None or not run.ok:
             return None
         self.seen += 1

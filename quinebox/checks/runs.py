@@ -1,6 +1,7 @@
 """`runs`: every program of the chain runs to a clean exit within its limits.
 
-Judges the canonical (sighted) default and --next runs. A spent work budget
+Judges the default and --next runs that stand for each program (the sighted
+ones, or the blind ones where they ran alone: `Generation.judged`). A spent work budget
 is left to `linear-time`, and a blind run that differs to `integrity`, so
 that each failure is reported by the check that explains it.
 """
@@ -50,7 +51,7 @@ class RunsJudge(Judge):
                 deadline_s=generation.deadline_s,
                 reached=generation.index,
             )
-        for kind in _JUDGED:
+        for kind in map(generation.judged_kind, _JUDGED):
             run = generation.run(kind)
             if run is None:
                 continue

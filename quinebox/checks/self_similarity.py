@@ -647,7 +647,7 @@ def _ratio(before: Sequence[_Token], after: Sequence[_Token]) -> float:
 
 
 def _printed_digits(generation: Generation) -> int | None:
-    run = generation.run(RunKind.DEFAULT)
+    run = generation.judged(RunKind.DEFAULT)
     if run is None or not run.ok or not isinstance(parse_number(run.stdout), int):
         return None
     # Counted from the bytes: str() of an int past 4300 digits raises.

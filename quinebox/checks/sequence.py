@@ -38,7 +38,7 @@ class SequenceJudge(Judge):
     def _add(self, generation: Generation) -> CheckResult | None:
         if self.gap:
             return None
-        run = generation.run(RunKind.DEFAULT)
+        run = generation.judged(RunKind.DEFAULT)
         value = parse_number(run.stdout) if run is not None and run.ok else None
         if not isinstance(value, int) or generation.index != self.count:
             self.gap = True

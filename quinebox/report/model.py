@@ -121,6 +121,10 @@ class GenerationSummary:
     source_base64: str | None = None
     """The program's bytes in base64, when they are not UTF-8 (and at most `SOURCE_LIMIT`); else None."""
 
+    def judged(self, kind: str) -> RunSummary | None:
+        """The run that stands for `kind` (``default`` or ``next``): the sighted one, else its blind twin."""
+        return self.runs.get(kind) or self.runs.get(f"{kind}_blind")
+
 
 @dataclass(frozen=True)
 class Extraction:

@@ -226,7 +226,7 @@ def linear_allowance(generations: Sequence[GenerationSummary]) -> list[tuple[int
     """
     works: list[int | None] = []
     for g in generations:
-        counts = [r.work for k, r in g.runs.items() if k in ("default", "next") and r.work is not None]
+        counts = [r.work for k in ("default", "next") if (r := g.judged(k)) is not None and r.work is not None]
         works.append(max(counts) if counts else None)
     if not works or works[0] is None:
         return []
@@ -413,7 +413,7 @@ def _verdict_class(verdict: str) -> str:
 def _series(report: Report, value: Callable[[RunSummary], float | None]) -> list[Series]:
     out = []
     for kind, label in (("default", "default run"), ("next", "--next run")):
-        points = [(g.index, value(g.runs[kind])) for g in report.generations if kind in g.runs]
+        points = [(g.index, value(run)) for g in report.generations if (run := g.judged(kind)) is not None]
         if points:
             out.append(Series(kind, label, points))
     return out

@@ -118,7 +118,7 @@ def generation_table(generations: list[GenerationSummary]) -> Table:
     for i, g in enumerate(rows):
         if len(generations) > TABLE_ROWS and i == TABLE_ROWS // 2:
             table.add_row("…", "", "", "", "", "")
-        default = g.runs.get("default")
+        default = g.judged("default")
         statuses = sorted({r.status for r in g.runs.values()})
         table.add_row(
             str(g.index),
@@ -211,8 +211,9 @@ class GenerationProgress:
 
     def advance(self, generation: Any) -> None:
         from quinebox.checks._numbers import parse_number
+        from quinebox.record import RunKind
 
-        run = generation.runs.get("default")
+        run = generation.judged(RunKind.DEFAULT)
         value = parse_number(run.stdout) if run is not None else None
         shown = _short(str(value)) if isinstance(value, int) else ""
         self._progress.update(self._task, advance=1, number=shown)
