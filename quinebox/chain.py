@@ -6,16 +6,17 @@ sighted one (the source is a file); when the twins differ, the sighted run is
 repeated, which tells "depends on its own file" (integrity) from "not
 repeatable" (determinism).
 
-Where a language's blind run leaves the source nowhere in reach (Python: the
-launcher reads it on a pipe and drops it), the blind runs carry the chain and
+Where a language's blind run has no way to the program's text that the
+sighted run lacks (`Language.twins_sampled`: all but Bash, whose `bash -s`
+leaves the rest of the program on stdin), the blind runs carry the chain and
 the sighted twins run only where they can tell something: at every tenth
 generation and the last (`twin_generations`), and at any generation whose
-blind runs fail a check, which is then judged with its twins like any other
-failure. A cheat cannot gain from its file in a run where there is none, so
-every judged step is proven without the source; the sample catches a program
-that looks at its file when it is there, and one that stops being repeatable,
-within ten generations. Elsewhere (bash's blind run can read the rest of its
-stdin, a sighted one its fd 255) every run has its twin.
+blind runs fail a check or end the chain, which is then recorded again, with
+every generation since the last sample, with all their twins, so that it
+fails where and as a chain with every twin does. A cheat cannot gain from its
+file in a run where there is none, so every judged step is proven without it;
+the sample catches a program that looks at its file when it is there, and one
+that stops being repeatable, within ten generations.
 
 The two sessions keep both cores busy while each stays strictly one run at a
 time: sighted runs in the first, blind in the second, or, where every run

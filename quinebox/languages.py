@@ -77,10 +77,10 @@ class Language:
     reflection: tuple[tuple[str, str], ...] = ()
     """Patterns in a program's text that read its own code where no outside measure can see it, each with why."""
     twins_sampled: bool = False
-    """The blind run leaves the source nowhere in reach, so the blind runs carry the chain and a sighted
-    twin runs only where it can tell something: at three sampled generations and wherever one fails.
-    False where the blind run itself could read its text (the rest of ``bash -s``'s stdin), so every run
-    has its twin."""
+    """The blind run can see nothing of the program's text that the sighted run cannot, so the blind
+    runs carry the chain and a sighted twin runs only where it can tell something (every tenth
+    generation, the last, and wherever one fails). False where the blind run could read its own text
+    (``bash -s`` leaves the rest of the program on stdin): there every run has its twin."""
 
     def recipe(self) -> dict[str, Any]:
         """What the sandbox's supervisor needs to start a run (see `Recipe` in sandbox/supervisor.py)."""
@@ -143,6 +143,7 @@ LANGUAGES: dict[str, Language] = {
             address_space_mb=4096,
             probe="console.log(1)\n",
             package="nodejs",
+            twins_sampled=True,
         ),
         Language(
             name="ruby",
@@ -158,6 +159,7 @@ LANGUAGES: dict[str, Language] = {
             launcher="launch_ruby.rb",
             probe="puts 1\n",
             package="ruby",
+            twins_sampled=True,
         ),
         Language(
             name="c",
@@ -178,6 +180,7 @@ LANGUAGES: dict[str, Language] = {
             source_opens=0,
             probe='#include <stdio.h>\nint main(void) { puts("1"); return 0; }\n',
             package="gcc libc6-dev",
+            twins_sampled=True,
         ),
         Language(
             name="bash",

@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from typing_extensions import override
 
+from quinebox.backends._supervised import Channel, ProcessChannel
 from quinebox.backends.bwrap import UID_RANGE
+from quinebox.backends.none import NoneBackend
+from quinebox.errors import SupervisorError
 
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
 
@@ -59,3 +63,26 @@ def test_no_process_outlives_a_verification(fixture: str) -> None:
         check=False,
     )
     assert set(sandbox_processes()) - before == set()
+
+
+class _StillbornNone(NoneBackend):
+    """The none wall whose supervisor is killed the moment it starts: open() fails after its folder is made."""
+
+    @override
+    def _start(self) -> Channel:
+        channel = super()._start()
+        assert isinstance(channel, ProcessChannel)
+        channel.process.kill()
+        self.folder = self._tmp
+        return channel
+
+
+def test_a_session_that_fails_to_open_leaves_nothing_behind() -> None:
+    backend = _StillbornNone()
+    with pytest.raises(SupervisorError, match="did not start"):
+        with backend:
+            pass
+    assert backend.folder is not None and not os.path.exists(backend.folder)
+    with pytest.raises(SupervisorError):
+        backend.open()  # a second try fails the same way, and cleans up the same way
+    assert not os.path.exists(backend.folder)

@@ -179,7 +179,16 @@ class SupervisedBackend(Backend):
         self._shut = False
         if self._channel is not None:
             return
-        channel = self._start()
+        try:
+            channel = self._start()
+            self.hello = self._greeted(channel)
+        except BaseException:
+            self.close()  # whatever the start made (a folder, a container) goes with it: no caller need remember
+            raise
+        self._channel = channel
+
+    def _greeted(self, channel: Channel) -> dict[str, Any]:
+        """The supervisor's hello on a channel just started; the channel is closed if there is none."""
         try:
             line = channel.read_line(HELLO_TIMEOUT_S, 4096)
         except TimeoutError:
@@ -190,8 +199,7 @@ class SupervisedBackend(Backend):
             detail = channel.diagnostics()
             channel.close()
             raise SupervisorError(f"{self.name}: the supervisor did not start" + (f": {detail}" if detail else ""))
-        self.hello = hello
-        self._channel = channel
+        return hello
 
     def run(self, request: RunRequest) -> RunResult:
         spoken = language(request.language)
