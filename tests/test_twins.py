@@ -116,6 +116,10 @@ def test_a_python_chain_runs_blind_with_its_twins_at_every_tenth_generation() ->
         else:
             assert kinds == {"default_blind", "next_blind"}, g.index
     assert [g.number for g in report.generations] == [str(n) for n in FIBONACCI.terms(26)]
+    integrity = report.check("integrity")
+    assert integrity is not None and integrity.reason.endswith(
+        "51 runs without a source file carried the chain, and the 7 with a sighted twin behaved as it did"
+    )
 
 
 def test_a_language_whose_blind_run_can_read_its_text_has_every_twin() -> None:

@@ -79,6 +79,8 @@ class IntegrityJudge(Judge):
     def __init__(self, options: CheckOptions) -> None:
         super().__init__(options)
         self.blind_runs = 0
+        self.compared = 0
+        """Blind runs that had a sighted twin to be compared with."""
         self.pending: tuple[Generation, int] | None = None
         """The last program and the number it printed, waiting for its successor's number."""
         self.previous: tuple[bytes, int | None] | None = None
@@ -97,6 +99,7 @@ class IntegrityJudge(Judge):
         self.previous = (generation.source, printed)
         self.pending = (generation, printed) if printed is not None else None
         self.blind_runs += sum(twins.blind in generation.runs for twins in TWINS)
+        self.compared += sum(twins.blind in generation.runs and twins.sighted in generation.runs for twins in TWINS)
         for kind, run in generation.runs.items():
             events = [e for e in run.events if not (self.options.allow_reflection and _is_reflection(e))]
             if events:
@@ -139,11 +142,17 @@ class IntegrityJudge(Judge):
             failure = self._table(*self.pending, None)
             if failure is not None:
                 return failure
+        twins = (
+            f"{self.compared} runs without a source file behaved as their sighted twins"
+            if self.compared == self.blind_runs
+            else f"{self.blind_runs} runs without a source file carried the chain, and the {self.compared} "
+            "with a sighted twin behaved as it did"
+        )
         return passed(
             NAME,
-            f"no audited side channel, no table of answers, and {self.blind_runs} runs without a source file "
-            "behaved the same",
+            f"no audited side channel, no table of answers, and {twins}",
             blind_runs=self.blind_runs,
+            compared=self.compared,
         )
 
     def _table(self, generation: Generation, first: int, second: int | None) -> CheckResult | None:
