@@ -18,7 +18,7 @@ from tests.conftest import Burners
 from tests.fixture_runs import AT_ONCE, MANIFEST, Fixture, verify_fixture
 
 pytestmark = [pytest.mark.needs_bwrap, pytest.mark.slow]
-#: Ten rounds by hand (QUINEBOX_FLAKE_ROUNDS=10, about 21 minutes here); one in the default run, for CI's time.
+#: Ten rounds by hand (QUINEBOX_FLAKE_ROUNDS=10, about 11 minutes here); one in the default run, for CI's time.
 ROUNDS = int(os.environ.get("QUINEBOX_FLAKE_ROUNDS", "1"))
 LINEAR = [f for f in MANIFEST if f.verdict == "pass"]
 SUPER_LINEAR = [f for f in MANIFEST if f.check == "linear-time"]
