@@ -134,7 +134,7 @@ class Generation:
     def judged_kind(self, kind: RunKind) -> RunKind:
         """Which run stands for `kind` (DEFAULT or NEXT): the sighted run, or its blind twin when it ran alone.
 
-        A chain whose blind runs leave the source nowhere in reach runs the sighted twin only
+        A chain carried by its blind runs (`Language.twins_sampled`) runs the sighted twin only
         where it can tell something (see `record_chain`); where both ran and they differ,
         `integrity` or `determinism` fails at this generation, so the sighted run is judged.
         """
