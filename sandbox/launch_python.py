@@ -113,6 +113,12 @@ _WATCHED_ATTRIBUTES = frozenset(
     ("f_code", "__code__", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code", "cr_code", "ag_code")
 )
 _MAX_EVENTS = 64
+#: Calls that would start a process or a program. The wall refuses each; a program that keeps trying
+#: is looping on the refusal, and its run is ended at `_STARTS_ALLOWED` attempts.
+_STARTS = frozenset(
+    {"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen", "pty.spawn"}
+)
+_STARTS_ALLOWED = 16
 _MAX_ARG_CHARS = 200
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 META_FD = 3
@@ -325,6 +331,7 @@ def _instrument(
     wait_writable, repr_, isinstance_, str_, int_, len_, any_ = (select.select, repr, isinstance, str, int, len, any)
     written = [0]
     reported = [0]
+    starts = [0]
     busy = [False]
     finished = [False]
 
@@ -416,6 +423,11 @@ def _instrument(
                 if name in ("os.listdir", "os.scandir") and actor(2).startswith("<frozen importlib"):
                     return  # the import system scanning sys.path
                 report(name, args)
+                if name in _STARTS:
+                    starts[0] += 1
+                    if starts[0] >= _STARTS_ALLOWED:
+                        # Ended like any program that exits: its exit functions, and the final record, still run.
+                        raise SystemExit(f"quinebox: {starts[0]} refused attempts to start a process: the run is ended")
             elif name in REFLECTION:
                 if reflection(name, args):
                     report("reflection." + name, args[1:2] if name != "sys._getframe" else args)

@@ -205,6 +205,17 @@ def fork_bomb_ends_at_its_first_fork(backend: Backend) -> None:
 
 
 @behaviour
+def a_program_that_keeps_trying_to_fork_is_ended(backend: Backend) -> None:
+    """Refused, caught and tried again: the run ends at the 16th attempt, not at its work budget."""
+    started = time.monotonic()
+    source = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    result = run(backend, source)
+    assert result.status is Status.RE and b"16 refused attempts to start a process" in result.stderr, result
+    assert result.work is not None and result.work < 1000, result
+    assert time.monotonic() - started < 2
+
+
+@behaviour
 def memory_is_bounded_for_the_run(backend: Backend) -> None:
     """No second process can take a second allowance: five blocks of 200 MB do not fit in 512 MB."""
     source = """
