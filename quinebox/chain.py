@@ -7,8 +7,8 @@ repeated, which tells "depends on its own file" (integrity) from "not
 repeatable" (determinism).
 
 Where a language's blind run has no way to the program's text that the
-sighted run lacks (`Language.twins_sampled`: all but Bash, whose `bash -s`
-leaves the rest of the program on stdin), the blind runs carry the chain and
+sighted run lacks (`Language.twins_sampled`: Python and Ruby), the blind runs
+carry the chain and
 the sighted twins run only where they can tell something: at every tenth
 generation and the last (`twin_generations`), and at any generation whose
 blind runs fail a check or end the chain, which is then recorded again, with

@@ -79,8 +79,10 @@ class Language:
     twins_sampled: bool = False
     """The blind run can see nothing of the program's text that the sighted run cannot, so the blind
     runs carry the chain and a sighted twin runs only where it can tell something (every tenth
-    generation, the last, and wherever one fails). False where the blind run could read its own text
-    (``bash -s`` leaves the rest of the program on stdin): there every run has its twin."""
+    generation, the last, and wherever one fails). False where the blind run has a way to its own
+    text (``bash -s`` leaves the rest of the program on stdin, ``node -`` keeps all of it in
+    ``process._eval``, a compiled program's blind run gets its source on stdin): there every run has
+    its twin, and the differential between them is the defence."""
 
     def recipe(self) -> dict[str, Any]:
         """What the sandbox's supervisor needs to start a run (see `Recipe` in sandbox/supervisor.py)."""
@@ -143,7 +145,6 @@ LANGUAGES: dict[str, Language] = {
             address_space_mb=4096,
             probe="console.log(1)\n",
             package="nodejs",
-            twins_sampled=True,
         ),
         Language(
             name="ruby",
@@ -180,7 +181,6 @@ LANGUAGES: dict[str, Language] = {
             source_opens=0,
             probe='#include <stdio.h>\nint main(void) { puts("1"); return 0; }\n',
             package="gcc libc6-dev",
-            twins_sampled=True,
         ),
         Language(
             name="bash",

@@ -54,10 +54,13 @@ class Programs:
     """Does not compile (compiled languages)."""
     waits_on_a_child: str | None = None
     """Waits, asleep, while a process of its own computes for about a second, then prints done."""
+    text_within_reach: str = ""
+    """Prints how much of its own text it finds where a blind run might have it (stdin, the runtime)."""
 
 
 PROGRAMS: dict[str, Programs] = {
     "javascript": Programs(
+        text_within_reach='console.log(typeof process._eval === "string" ? process._eval.length : 0)',
         args_and_exit="console.log(process.argv.slice(2).join(' ')); process.exitCode = 3;",
         file_exists="console.log(require('fs').existsSync(__filename) ? 1 : 0)",
         no_file="console.log(require('fs').existsSync(__filename + '.none') ? 1 : 0)",
@@ -77,6 +80,7 @@ PROGRAMS: dict[str, Programs] = {
         skips_final_record="process.stdout.write('1\\n', () => process.reallyExit(0))",
     ),
     "ruby": Programs(
+        text_within_reach='print $stdin.read.size, "\\n"',
         args_and_exit="puts ARGV.join(' '); exit 3",
         file_exists="puts(File.exist?(__FILE__) ? 1 : 0)",
         no_file="puts(File.exist?(__FILE__ + '.none') ? 1 : 0)",
@@ -93,6 +97,8 @@ PROGRAMS: dict[str, Programs] = {
         skips_final_record="$stdout.sync = true\nputs 1\nexit!(0)",
     ),
     "c": Programs(
+        text_within_reach="#include <stdio.h>\nint main(void) { int n = 0;"
+        ' while (getchar() != EOF) n++; printf("%d\\n", n); return 0; }',
         args_and_exit="""
             #include <stdio.h>
             int main(int c, char **v) { for (int i = 1; i < c; i++) printf(i > 1 ? " %s" : "%s", v[i]);
@@ -119,6 +125,7 @@ PROGRAMS: dict[str, Programs] = {
         broken="int main(void) { return }",
     ),
     "bash": Programs(
+        text_within_reach="x=$(cat); echo ${#x}\n# the rest of the program",
         args_and_exit='echo "$*"; exit 3',
         file_exists='[[ -f "$0" ]] && echo 1 || echo 0',
         no_file='[[ -f "$0.none" ]] && echo 1 || echo 0',
@@ -158,6 +165,20 @@ def applies(name: str, programs: Programs) -> bool:
         "waiting_on_a_busy_child_is_not_idle": programs.waits_on_a_child,
     }
     return needs.get(name, "") is not None
+
+
+@behaviour
+def blind_runs_see_their_text_only_where_every_run_has_a_twin(
+    backend: Backend, language: str, programs: Programs
+) -> None:
+    """Sampled twins stand on the blind run having no way to its own text that the sighted one lacks.
+
+    Where a blind run has one (`Language.twins_sampled` is False), the twins tell the two apart.
+    """
+    sighted = run(backend, language, programs.text_within_reach)
+    blind = run(backend, language, programs.text_within_reach, sighted=False)
+    assert sighted.ok and blind.ok, (sighted, blind)
+    assert (sighted.stdout == blind.stdout) == LANGUAGES[language].twins_sampled, (sighted, blind)
 
 
 @behaviour
