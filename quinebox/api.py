@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from quinebox import backends
-from quinebox.backends.base import Backend
+from quinebox.backends.base import Backend, runs_start_fresh
 from quinebox.chain import ChainConfig, ProgressCallback, record_chain, replay_chain
 from quinebox.checks import CheckOptions
 from quinebox.errors import UsageError
@@ -148,8 +148,7 @@ def _cold_session(lane: Backend, name: str | None, stack: ExitStack) -> Backend:
     so), the sighted lane is as cold as a new session and costs nothing to reuse. Otherwise
     a new session of the same wall is opened, and closed with the others.
     """
-    hello = getattr(lane, "hello", {}) or {}
-    if hello.get("fresh_namespaces") or name is None:
+    if runs_start_fresh(lane) or name is None:
         return lane
     session = backends.create(name)
     stack.callback(session.close)

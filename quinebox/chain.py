@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from quinebox.backends.base import Backend, RunRequest
+from quinebox.backends.base import Backend, RunRequest, runs_start_fresh
 from quinebox.checks import ChainJudge, CheckOptions
 from quinebox.languages import LANGUAGES
 from quinebox.limits import Limits
@@ -71,6 +71,7 @@ class ChainConfig:
 
 _SIGHTED = (RunKind.DEFAULT, RunKind.NEXT)
 _BLIND = (RunKind.DEFAULT_BLIND, RunKind.NEXT_BLIND)
+_NEXT = (RunKind.NEXT, RunKind.NEXT_BLIND)
 
 
 def record_chain(
@@ -94,10 +95,11 @@ def record_chain(
         raise ValueError("record_chain needs at least one sandbox session")
     lanes = _Lanes(sessions[0], sessions[-1], config)
     language = LANGUAGES.get(config.language)
+    every = frozenset(range(config.generations + 1))
     sampled = (
         twin_generations(config.generations)
         if config.sample_twins and language is not None and language.twins_sampled
-        else frozenset(range(config.generations + 1))
+        else every
     )
     generations: list[Generation] = []
     stopped: str | None = None
@@ -146,7 +148,7 @@ def record_chain(
                 kept[index, program] = runs
                 del generations[resume.index :]
                 judge, index, program = resume.judge, resume.index, resume.program
-                sampled = frozenset(range(config.generations + 1))
+                sampled = every
                 continue
             generations.append(generation)
             if on_generation is not None and index > announced:
@@ -202,7 +204,7 @@ class _Lanes:
         self.pool = ThreadPoolExecutor(max_workers=1 if blind is sighted else 2)
         # Where every run starts in namespaces of its own, no run can leave anything for a later one,
         # so blind runs may use both lanes; otherwise each lane keeps to one kind of run.
-        self.shared = blind is not sighted and all(_fresh(lane) for lane in (sighted, blind))
+        self.shared = blind is not sighted and all(runs_start_fresh(lane) for lane in (sighted, blind))
 
 
 class _Step:
@@ -269,14 +271,6 @@ class _Step:
             if sighted is not None and blind is not None and not sighted.same_behaviour(blind):
                 again[twins.again] = self.lanes.sighted.run(self.request(twins.sighted))
         return again
-
-
-_NEXT = (RunKind.NEXT, RunKind.NEXT_BLIND)
-
-
-def _fresh(lane: Backend) -> bool:
-    hello = getattr(lane, "hello", None) or {}
-    return bool(hello.get("fresh_namespaces"))
 
 
 def replay_indices(chain: Chain) -> list[int]:

@@ -88,3 +88,12 @@ class Backend(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def runs_start_fresh(backend: Backend) -> bool:
+    """Whether every run of this session starts in namespaces of its own (its supervisor's hello says so).
+
+    Such a session keeps nothing of one run for the next: it is as cold as a new one.
+    """
+    hello = getattr(backend, "hello", None) or {}
+    return bool(hello.get("fresh_namespaces"))
