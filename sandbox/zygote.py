@@ -275,6 +275,10 @@ def _candidate(config: Config, fds: dict[str, int], setup_r: int, src_r: int, ke
             if config.seccomp:
                 confine.lock_down(interpreter=False)
             os.close(status_w)
+            # The type attribute cache keeps, in each slot, the last name looked up there, some of them held
+            # by nothing else: which depends on the runs before, and a name freed or kept when its slot is
+            # reused shows in the candidate's allocation count. Every run starts with the cache empty.
+            sys._clear_type_cache()
             gc.enable()
             gc.collect()  # the gc's counts start from zero, whatever the zygote did before the fork
             mode = "sighted" if setup["sighted"] else "blind"

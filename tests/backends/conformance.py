@@ -353,16 +353,18 @@ INTERPRETER_STATE = """
 def interpreter_state_reveals_nothing(backend: Backend) -> None:
     """The same run sees the same interpreter, byte for byte, whatever ran before it in the session.
 
-    Runs start as forks of one zygote: a zygote that kept anything of a run (an allocation, a count)
-    would show it here as a difference between the first probe and the later ones.
+    Runs start as forks of one zygote: a zygote that kept anything of a run (an allocation, a count,
+    a name in the type attribute cache) would show it here as a difference between the first probe
+    and a later one. Some differences come back only every few runs, so the probes go on for thirty.
     """
     probes = [run(backend, INTERPRETER_STATE).stdout]
-    for between in (
+    betweens = (
         "print(sum(range(10**5)))",
         "import json, decimal, fractions\nx = [bytearray(10**6) for _ in range(20)]\nprint(len(x))",
         "raise ValueError('crash')",
         "import threading\nthreading.Thread(target=print).start()",
-    ):
+    )
+    for between in betweens * 3:
         run(backend, between)
         run(backend, between, sighted=False)
         probes.append(run(backend, INTERPRETER_STATE).stdout)
