@@ -124,10 +124,7 @@ def record_chain(
                 generations.append(Generation(index, program, {}, deadline_s=config.deadline_s))
                 stopped = f"stopped at generation {index}: the deadline of {config.deadline_s:g} s was reached"
                 break
-            limits = (
-                config.limits if left is None or left >= config.limits.wall_s else replace(config.limits, wall_s=left)
-            )
-            step = _Step(lanes, program, limits, last)
+            step = _Step(lanes, program, config.limits.within(left), last)
             twins = index in sampled
             runs = step.twins(kept.pop((index, program), None)) if twins else step.blind()
             left = time_left()

@@ -109,7 +109,12 @@ _common = _stacked(
 )
 #: --timeout, --memory, --output-bytes and --work-budget: per-run limits over the defaults.
 _limit_options = _stacked(
-    click.option("--timeout", type=click.FloatRange(min=0.1), metavar="S", help="Wall seconds per run."),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        metavar="S",
+        help="Seconds a run may wait (time on or queued for a core does not count), and its CPU seconds.",
+    ),
     click.option("--memory", type=click.IntRange(min=16), metavar="MIB", help="Memory limit per process, MiB."),
     click.option("--output-bytes", type=click.IntRange(min=64), metavar="N", help="Output bytes kept per stream."),
     click.option("--work-budget", type=click.IntRange(min=1000), metavar="N", help="Work units per run."),

@@ -84,6 +84,10 @@ class Language:
     ``process._eval``, a compiled program's blind run gets its source on stdin): there every run has
     its twin, and the differential between them is the defence."""
 
+    budget_ends_run: bool = False
+    """The launcher ends a run the moment its work budget is spent (Python's counter does; the others
+    count at exit), so the run's CPU limit leaves the budget room to come first (`Limits.cpu_limit`)."""
+
     def recipe(self) -> dict[str, Any]:
         """What the sandbox's supervisor needs to start a run (see `Recipe` in sandbox/supervisor.py)."""
         if self.name == PYTHON:
@@ -129,6 +133,7 @@ LANGUAGES: dict[str, Language] = {
             work_counter="function entries and loop back-edges (sys.monitoring, or settrace)",
             launcher="launch_python.py",
             twins_sampled=True,
+            budget_ends_run=True,
         ),
         Language(
             name="javascript",

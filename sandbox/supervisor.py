@@ -56,6 +56,7 @@ import signal
 import socket
 import sys
 import time
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import confine  # noqa: E402  (sibling modules, found through the line above)
@@ -325,6 +326,7 @@ class _Run:
         self.sighted = bool(request.get("sighted"))
         limits = dict(request.get("limits", {}))  # type: ignore[call-overload]
         self.wall_s = float(limits.get("wall_s", 10))
+        self.longest_s = float(limits.get("longest_s", 0)) or self.wall_s
         self.cpu_s = int(limits.get("cpu_s", 10))
         self.mem_mb = int(limits.get("mem_mb", 512))
         self.output_cap = int(limits.get("output_bytes", 1 << 20))
@@ -364,7 +366,7 @@ def run_once(config: Config, spawner: Zygote, request: dict[str, object]) -> dic
     except OSError as exc:
         return {"error": f"zygote: {exc}"}
     meta_cap = ARTIFACT_CAP if run.collect else META_CAP
-    outcome = _collect(pipes, started + run.wall_s, run.output_cap, meta_cap)
+    outcome = _collect(pipes, _WallClock(started, run.wall_s, run.longest_s), run.output_cap, meta_cap)
     wall_ms = (time.monotonic() - started) * 1000
     if not config.fresh:
         _kill_everything_else(config, spawner.pid)
@@ -421,8 +423,8 @@ class _Outcome:
         self.idle = False
 
 
-def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outcome:
-    """Read the run's pipes until init reports the candidate's end, the deadline, or the output cap."""
+def _collect(pipes: RunPipes, clock: _WallClock, cap: int, meta_cap: int) -> _Outcome:
+    """Read the run's pipes until init reports the candidate's end, the wall limit, or the output cap."""
     out_r, err_r, meta_r, status_r = pipes.out, pipes.err, pipes.meta, pipes.status
     outcome = _Outcome()
     buffers = {out_r: outcome.stdout, err_r: outcome.stderr, meta_r: outcome.meta, status_r: outcome.status_lines}
@@ -434,7 +436,7 @@ def _collect(pipes: RunPipes, deadline: float, cap: int, meta_cap: int) -> _Outc
     idle = _IdleWatch(IDLE_S)
     while open_fds:
         now = time.monotonic()
-        remaining = deadline - now
+        remaining = clock.remaining(outcome.status_lines, now)
         if remaining <= 0 and status_r in open_fds:
             outcome.timed_out = True
             break
@@ -515,11 +517,48 @@ class _IdleWatch:
         sample = _tree_sample(self.init)
         if sample is None:
             return False
-        awake, cpu = sample
+        awake, cpu, _ = sample
         if awake or cpu != self.cpu:
             self.cpu, self.since = cpu, now
             return False
         return now - self.since >= self.limit
+
+
+class _WallClock:
+    """When a run has used up its wall limit: the time it spent waiting, neither on a CPU nor queued for one.
+
+    A busy program on a loaded machine gets a smaller share of the cores, and a clock that counted
+    that time would end it sooner the busier the machine: its verdict would change with the load.
+    So the wall limit counts only the time the run's threads spent asleep or blocked, which is the
+    program's own doing (from the kernel's schedstat of every thread under init, outside the
+    candidate's reach); a busy run is ended by its CPU limit or its work budget, and by `longest`
+    only as a backstop. Where /proc lists no children, the clock is the plain wall clock.
+    """
+
+    def __init__(self, started: float, wall_s: float, longest_s: float) -> None:
+        self.started, self.wall_s = started, wall_s
+        self.backstop = started + max(longest_s, wall_s)
+        self.next_look = started + wall_s  # no run can have waited longer than it has lasted
+
+    def remaining(self, status_lines: bytearray, now: float) -> float:
+        """Seconds until the run must be looked at again; 0 or less when it is out of time."""
+        if now >= self.backstop:
+            return 0.0
+        if now < self.next_look:
+            return self.next_look - now
+        init = _status_number(status_lines, b"W")
+        if init is not None and _children(init) is None:
+            return 0.0  # no children listed here: the plain wall clock
+        sample = None if init is None else _tree_sample(init)
+        if sample is None:
+            self.next_look = now + IDLE_POLL_S  # not started yet, or ending: init is about to say which
+            return self.next_look - now
+        busy_s = (sample.cpu_ns + sample.queued_ns) / 1e9
+        waited = (now - self.started) - busy_s
+        if waited >= self.wall_s:
+            return 0.0
+        self.next_look = min(now + self.wall_s - waited, self.backstop)
+        return self.next_look - now
 
 
 def _status_number(status_lines: bytearray, kind: bytes) -> int | None:
@@ -550,12 +589,21 @@ def _children(pid: int) -> list[int] | None:
     return found
 
 
-def _tree_sample(init: int) -> tuple[bool, int] | None:
-    """Whether any thread under `init` is awake (neither asleep nor stopped), and their CPU time in ns.
+class _TreeSample(NamedTuple):
+    awake: bool
+    """Some thread is neither asleep nor stopped."""
+    cpu_ns: int
+    """CPU time of every living thread."""
+    queued_ns: int
+    """Time every living thread spent runnable but waiting for a core."""
+
+
+def _tree_sample(init: int) -> _TreeSample | None:
+    """Every thread under `init`, from the kernel's /proc: whether one is awake, and their CPU and queue times.
 
     None when there is no thread under init: the candidate has ended, and init is telling so.
     """
-    awake, cpu, seen = False, 0, 0
+    awake, cpu, queued, seen = False, 0, 0, 0
     pending = _children(init) or []
     while pending:
         pid = pending.pop()
@@ -568,14 +616,15 @@ def _tree_sample(init: int) -> tuple[bool, int] | None:
                 with open(f"/proc/{pid}/task/{task}/stat", "rb") as handle:
                     stat = handle.read()
                 with open(f"/proc/{pid}/task/{task}/schedstat", "rb") as handle:
-                    cpu += int(handle.read().split()[0])
+                    times = handle.read().split()
+                cpu, queued = cpu + int(times[0]), queued + int(times[1])
             except (OSError, ValueError, IndexError):
                 continue
             state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
             awake = awake or state not in (b"S", b"T", b"t")
             seen += 1
         pending += _children(pid) or []
-    return (awake, cpu) if seen else None  # no thread at all: the run is ending, not idle
+    return _TreeSample(awake, cpu, queued) if seen else None  # no thread at all: the run is ending, not idle
 
 
 def _told_the_end(status_lines: bytearray) -> bool:

@@ -280,7 +280,7 @@ class SupervisedBackend(Backend):
         limit = request.limits.output_bytes * 3 + (1 << 20) + (48 << 20 if "collect" in extra else 0)
         try:
             self._channel.send(json.dumps(message).encode() + b"\n")
-            line = self._channel.read_line(request.limits.wall_s + BACKSTOP_S, limit)
+            line = self._channel.read_line(longest_run_s(request) + BACKSTOP_S, limit)
         except (OSError, ValueError, TimeoutError) as exc:
             return self._lost_during_run(str(exc) or type(exc).__name__)
         if line is None:
@@ -295,7 +295,7 @@ class SupervisedBackend(Backend):
         return reply
 
     def _limits_for(self, request: RunRequest) -> dict[str, float | int]:
-        return request.limits.to_dict()
+        return request.limits.sent(language(request.language).budget_ends_run)
 
     def _lost_during_run(self, why: str) -> RunResult:
         """The supervisor died or stalled mid-run: the candidate did it, unless the wall cannot come back.
@@ -337,6 +337,11 @@ class SupervisedBackend(Backend):
             except OSError:
                 pass
             channel.close()
+
+
+def longest_run_s(request: RunRequest) -> float:
+    """The wall-clock seconds the supervisor lets this run last at most."""
+    return request.limits.longest_run_s(language(request.language).budget_ends_run)
 
 
 def _parse_json(line: bytes | None) -> dict[str, Any] | None:

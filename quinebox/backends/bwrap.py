@@ -175,7 +175,7 @@ class BwrapBackend(SupervisedBackend):
 
     @override
     def _limits_for(self, request: RunRequest) -> dict[str, float | int]:
-        limits = request.limits.to_dict()
+        limits = super()._limits_for(request)
         if self._uid is None:
             # Not root: the process limit counts every process of this user, so add what is already there.
             limits["pids"] = int(limits["pids"]) + _processes_of(os.getuid())

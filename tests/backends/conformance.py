@@ -121,10 +121,51 @@ def blind_run_has_no_file(backend: Backend) -> None:
 
 @behaviour
 def timeout_ends_the_run(backend: Backend) -> None:
+    """Busy in C (neither idle nor counted work): the CPU limit ends it, not the wall clock."""
     started = time.monotonic()
-    result = run(backend, "sum(range(10**13))", wall_s=1.0)  # busy in C: neither idle nor counted work
-    assert result.status is Status.TO, result
+    result = run(backend, "sum(range(10**13))", wall_s=0.5, cpu_s=2, work=100_000)
+    assert result.status is Status.TO and "cpu time" in result.message, result
+    assert result.cpu_ms >= 1900, result
     assert time.monotonic() - started < 8
+
+
+@behaviour
+def waiting_ends_at_the_wall_limit(backend: Backend) -> None:
+    """Waking often enough never to be idle, and waiting most of the time: the wall limit ends it."""
+    started = time.monotonic()
+    result = run(backend, "import time\nwhile True:\n    time.sleep(0.2)", wall_s=1.0)
+    elapsed = time.monotonic() - started
+    assert result.status is Status.TO and "wall time" in result.message, result
+    assert 1.0 <= elapsed < 4, elapsed
+
+
+#: A counted loop of cheap system calls, spinning until its work budget ends it.
+SPINNER = "import os\nwhile True:\n    os.getppid()"
+
+
+@behaviour
+def a_loaded_machine_does_not_end_a_busy_run(backend: Backend) -> None:
+    """A busy run's wall limit counts only its waiting: alone or with every core taken, the budget ends it.
+
+    The budget takes more than twice the wall limit in CPU time: a clock that counted the time on a
+    core, or queued for one, would end the run first, and by how much would depend on the load.
+    """
+    alone = run(backend, SPINNER, wall_s=0.25, work=1_000_000)
+    assert alone.status is Status.WL, alone
+    burners = [os.fork() for _ in range(2 * (os.cpu_count() or 1))]
+    if 0 in burners:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pass
+        os._exit(0)
+    try:
+        loaded = run(backend, SPINNER, wall_s=0.25, work=1_000_000)
+    finally:
+        for pid in burners:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert loaded.status is Status.WL, loaded
+    assert loaded.wall_ms > 250, loaded  # it did wait for cores, longer than the wall limit
 
 
 @behaviour

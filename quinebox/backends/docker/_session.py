@@ -10,7 +10,7 @@ from typing import Any
 from typing_extensions import override
 
 from quinebox._image_spec import image_name
-from quinebox.backends._supervised import BACKSTOP_S, Channel, SupervisedBackend
+from quinebox.backends._supervised import BACKSTOP_S, Channel, SupervisedBackend, longest_run_s
 from quinebox.backends.base import RunRequest
 from quinebox.backends.docker._channel import DockerChannel
 from quinebox.backends.docker._container import (
@@ -102,7 +102,7 @@ class DockerBackend(SupervisedBackend):
     def run(self, request: RunRequest) -> RunResult:
         # A supervisor past its time-to-live exits even mid-run, which would read as the candidate's
         # doing; so a session that might reach it during this run is replaced before the run starts.
-        if self._channel is not None and time.monotonic() + request.limits.wall_s + BACKSTOP_S > self._retire_at:
+        if self._channel is not None and time.monotonic() + longest_run_s(request) + BACKSTOP_S > self._retire_at:
             self._drop_channel()
         return super().run(request)
 
