@@ -418,10 +418,11 @@ def test_a_session_is_replaced_before_its_ttl_could_end_a_run(api: Any) -> None:
     with DockerBackend(ttl_s=30) as backend:
         assert isinstance(backend, DockerBackend)
         first = backend.container_id
-        assert run(backend, "print(1)", wall_s=5).status is Status.OK
+        # A run may last its wall limit plus four times its CPU limit (Limits.longest_run_s): 9 s here.
+        assert run(backend, "print(1)", wall_s=5, cpu_s=1, work=100_000).status is Status.OK
         assert backend.container_id == first
-        # 30 s of life minus the margin leaves less than a 20 s run plus the backstop: a new container.
-        assert run(backend, "print(2)", wall_s=20).stdout == b"2\n"
+        # 30 s of life minus the margin leaves less than a run of up to 24 s plus the backstop: a new container.
+        assert run(backend, "print(2)", wall_s=20, cpu_s=1, work=100_000).stdout == b"2\n"
         assert backend.container_id != first
         assert first is not None and wait_gone(api, first, 10)
 

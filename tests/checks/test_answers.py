@@ -71,7 +71,7 @@ def test_the_state_and_one_more_term_are_not_a_table(k: int, extra: int) -> None
 
 def test_three_future_terms_are_allowed_four_are_not() -> None:
     assert carried_table(b"x = (89, 144, 233)\n", 34, 55) is None
-    assert carried_table(b"x = (89, 144, 233, 377)\n", 34, 55) == [89, 144, 233, 377]
+    assert carried_table(b"x = (89, 144, 233, 377)\n", 34, 55) == (89, 144, 233, 377)
 
 
 def test_lucas_tables_are_found_for_lucas() -> None:
