@@ -75,6 +75,8 @@ WARM_UP_FORKS = 2
 IDLE_S = 0.5
 #: How often a running run is looked at for being idle.
 IDLE_POLL_S = 0.1
+#: The cores a run's processes can spend CPU time on at once.
+CORES = len(os.sched_getaffinity(0))
 
 
 class Zygote:
@@ -366,7 +368,7 @@ def run_once(config: Config, spawner: Zygote, request: dict[str, object]) -> dic
     except OSError as exc:
         return {"error": f"zygote: {exc}"}
     meta_cap = ARTIFACT_CAP if run.collect else META_CAP
-    outcome = _collect(pipes, _WallClock(started, run.wall_s, run.longest_s), run.output_cap, meta_cap)
+    outcome = _collect(pipes, _WallClock(started, run.wall_s, run.longest_s, run.cpu_s), run.output_cap, meta_cap)
     wall_ms = (time.monotonic() - started) * 1000
     if not config.fresh:
         _kill_everything_else(config, spawner.pid)
@@ -413,6 +415,7 @@ class _Outcome:
         self.stderr_truncated = False
         self.meta_flooded = False
         self.timed_out = False
+        self.cpu_spent = False
         self.output_limit = False
         self.status: int | None = None
         self.cpu_ms = 0.0
@@ -438,7 +441,7 @@ def _collect(pipes: RunPipes, clock: _WallClock, cap: int, meta_cap: int) -> _Ou
         now = time.monotonic()
         remaining = clock.remaining(outcome.status_lines, now)
         if remaining <= 0 and status_r in open_fds:
-            outcome.timed_out = True
+            outcome.timed_out, outcome.cpu_spent = True, clock.cpu_spent
             break
         if status_r in open_fds and idle.asleep(outcome.status_lines, now):
             outcome.timed_out = outcome.idle = True
@@ -533,12 +536,20 @@ class _WallClock:
     program's own doing (from the kernel's schedstat of every thread under init, outside the
     candidate's reach); a busy run is ended by its CPU limit or its work budget, and by `longest`
     only as a backstop. Where /proc lists no children, the clock is the plain wall clock.
+
+    The CPU limit is an rlimit of each process; a run that may start processes (a shell) could
+    spend it in every one of them at once. So the clock also ends a run whose living threads
+    together have spent the CPU limit and the second of grace the rlimit's hard limit gives
+    (`cpu_spent`), looking as often as that could first happen: a run of one process always meets
+    its own rlimit first, and its CPU time is then measured by wait4 as before.
     """
 
-    def __init__(self, started: float, wall_s: float, longest_s: float) -> None:
-        self.started, self.wall_s = started, wall_s
+    def __init__(self, started: float, wall_s: float, longest_s: float, cpu_s: float) -> None:
+        self.started, self.wall_s, self.cpu_s = started, wall_s, cpu_s + 1  # the rlimit's hard limit
         self.backstop = started + max(longest_s, wall_s)
-        self.next_look = started + wall_s  # no run can have waited longer than it has lasted
+        # No run can have waited longer than it has lasted, nor spent more CPU than every core gives.
+        self.next_look = started + min(wall_s, cpu_s / CORES)
+        self.cpu_spent = False
 
     def remaining(self, status_lines: bytearray, now: float) -> float:
         """Seconds until the run must be looked at again; 0 or less when it is out of time."""
@@ -553,11 +564,15 @@ class _WallClock:
         if sample is None:
             self.next_look = now + IDLE_POLL_S  # not started yet, or ending: init is about to say which
             return self.next_look - now
-        busy_s = (sample.cpu_ns + sample.queued_ns) / 1e9
-        waited = (now - self.started) - busy_s
+        cpu_s = sample.cpu_ns / 1e9
+        if cpu_s >= self.cpu_s:
+            self.cpu_spent = True
+            return 0.0
+        waited = (now - self.started) - cpu_s - sample.queued_ns / 1e9
         if waited >= self.wall_s:
             return 0.0
-        self.next_look = min(now + self.wall_s - waited, self.backstop)
+        wait_left, cpu_left = self.wall_s - waited, max((self.cpu_s - cpu_s) / CORES, IDLE_POLL_S)
+        self.next_look = min(now + min(wait_left, cpu_left), self.backstop)
         return self.next_look - now
 
 
@@ -799,6 +814,8 @@ def _reply(outcome: _Outcome, wall_ms: float, run: _Run) -> dict[str, object]:
         code, message = "WL", "work budget exceeded"
     elif outcome.idle:
         code, message = "TO", f"idle: it slept {IDLE_S:g} s without using the CPU, so it was ended"
+    elif outcome.cpu_spent:
+        code, message = "TO", "cpu time limit exceeded by the run's processes together"
     elif outcome.timed_out:
         code, message = "TO", "wall time limit exceeded"
     elif status is None and not outcome.output_limit:

@@ -125,8 +125,22 @@ def timeout_ends_the_run(backend: Backend) -> None:
     started = time.monotonic()
     result = run(backend, "sum(range(10**13))", wall_s=0.5, cpu_s=2, work=100_000)
     assert result.status is Status.TO and "cpu time" in result.message, result
-    assert result.cpu_ms > 1000, result  # the kernel counts the limit by ticks, wait4 exactly: under load they differ by a tenth
+    # The kernel counts the limit by ticks, wait4 exactly: under load they differ by a tenth.
+    assert result.cpu_ms > 1000, result
     assert time.monotonic() - started < 8
+
+
+@behaviour
+def the_cpu_limit_holds_for_the_run_not_each_process(backend: Backend) -> None:
+    """A shell that spins in six processes at once is ended once they have spent the CPU limit together.
+
+    Each process's rlimit would let every one of them spend it, and the shell would wait for them all.
+    """
+    source = b"for i in 1 2 3 4 5 6; do ( while :; do :; done ) & done; wait\n"
+    started = time.monotonic()
+    result = backend.run(RunRequest(source, (), True, Limits(wall_s=2, cpu_s=2), "bash"))
+    assert result.status is Status.TO and "together" in result.message, result
+    assert time.monotonic() - started < 4
 
 
 @behaviour
